@@ -1,0 +1,9 @@
+import ArgumentParser
+
+@main
+struct SimCLR: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "simclr",
+        abstract: "Self-supervised image embeddings (SimCLR) on CPUs, on one machine or many.",
+        subcommands: [Bench.self])
+}
