@@ -101,9 +101,9 @@ public final class NTXentLoss {
             for i in range {
                 let si = sp + i * rows
                 let positive = (i + half) % rows
-                var best = i == 0 ? 1 : 0
-                for j in 0..<rows where j != i && si[j] > si[best] { best = j }
-                let maxS = si[best]
+                var nearest = i == 0 ? 1 : 0
+                for j in 0..<rows where j != i && si[j] > si[nearest] { nearest = j }
+                let maxS = si[nearest]
                 let positiveS = si[positive]
                 si[i] = -Float.infinity    // exp(-inf) = 0 removes the anchor itself
                 var sum: Double = 0
@@ -113,7 +113,7 @@ public final class NTXentLoss {
                     sum += Double(e)
                 }
                 lossp[i] = Float(Double((maxS - positiveS) * invTau) + Foundation.log(sum))
-                correctp[i] = best == positive ? 1 : 0
+                correctp[i] = nearest == positive ? 1 : 0
                 if withGradient {
                     let r = scale / Float(sum)
                     for j in 0..<rows { si[j] *= r }
