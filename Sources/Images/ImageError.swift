@@ -12,13 +12,16 @@ public enum ImageError: Error, Equatable, CustomStringConvertible {
     /// The data ends before the image does.
     case truncated(source: String)
 
-    public var description: String {
+    public var description: String { "\(source): \(reason)" }
+
+    /// What went wrong, without the source.
+    public var reason: String {
         switch self {
-        case let .unreadable(source, reason): return "\(source): cannot read: \(reason)"
-        case let .empty(source): return "\(source): empty file"
-        case let .notJPEG(source, format): return "\(source): not a JPEG (\(format))"
-        case let .corrupt(source, reason): return "\(source): corrupt JPEG: \(reason)"
-        case let .truncated(source): return "\(source): truncated JPEG"
+        case let .unreadable(_, reason): return "cannot read: \(reason)"
+        case .empty: return "empty file"
+        case let .notJPEG(_, format): return "not a JPEG (\(format))"
+        case let .corrupt(_, reason): return "corrupt JPEG: \(reason)"
+        case .truncated: return "truncated JPEG"
         }
     }
 
