@@ -50,6 +50,11 @@ public final class SyntheticDataset: ImageDataset {
 
     public func image(at index: Int, minimumSide: Int) throws -> Image {
         precondition((0..<count).contains(index), "SyntheticDataset: index \(index) outside 0..<\(count)")
+        return render(index: index, width: size, height: size)
+    }
+
+    /// Sample `index` drawn at any size (the benchmark's stand-in for photos).
+    func render(index: Int, width: Int, height: Int) -> Image {
         let k = label(at: index)
         var random = RandomStream(seed: seed, epoch: split == .train ? 0x7a11 : 0x7e57, index: index)
         let background = (random.uniform(0.1, 0.6), random.uniform(0.1, 0.6), random.uniform(0.1, 0.6))
@@ -59,23 +64,24 @@ public final class SyntheticDataset: ImageDataset {
         let radius = random.uniform(0.15, 0.3), angle = random.uniform(0, 2 * Float.pi)
         let striped = k / 6 % 2 == 1, stripePeriod = random.uniform(0.06, 0.1)
         let (ca, sa) = (cosf(angle), sinf(angle)), (cg, sg) = (cosf(gradientAngle), sinf(gradientAngle))
-        var rgb = [UInt8](repeating: 0, count: size * size * 3)
-        for y in 0..<size {
-            for x in 0..<size {
-                let u = (Float(x) + 0.5) / Float(size) - cx, v = (Float(y) + 0.5) / Float(size) - cy
+        var rgb = [UInt8](repeating: 0, count: width * height * 3)
+        let side = Float(min(width, height))
+        for y in 0..<height {
+            for x in 0..<width {
+                let u = (Float(x) + 0.5) / side - cx, v = (Float(y) + 0.5) / side - cy
                 let rx = ca * u + sa * v, ry = -sa * u + ca * v
                 var inside = Self.inside(shape: k % 6, rx, ry, radius)
                 if inside && striped { inside = Int(((rx + 1) / stripePeriod).rounded(.down)) % 2 == 0 }
                 let shade = 0.25 * (cg * u + sg * v)
                 let noise = 0.04 * random.normal()
                 let colour = inside ? foreground : (background.0 + shade, background.1 + shade, background.2 + shade)
-                let o = (y * size + x) * 3
+                let o = (y * width + x) * 3
                 rgb[o] = Self.byte(colour.0 + noise)
                 rgb[o + 1] = Self.byte(colour.1 + noise)
                 rgb[o + 2] = Self.byte(colour.2 + noise)
             }
         }
-        let image = Image(width: size, height: size, channels: 3, pixels: rgb)
+        let image = Image(width: width, height: height, channels: 3, pixels: rgb)
         return channels == 3 ? image : image.converted(toChannels: 1)
     }
 
