@@ -15,12 +15,21 @@ public enum ColorAdjust {
 
     /// x = clamp(f * x + (1 - f) * m), m the mean of the grayscale image.
     public static func contrast(_ x: UnsafeMutablePointer<Float>, pixels: Int, channels: Int, factor: Float) {
+        // Float partial sums over blocks of 256 pixels, added in Double: accurate and not serialised
+        // on one Double chain.
         var sum = 0.0
-        if channels == 3 {
-            let (wr, wg, wb) = grayWeights
-            for p in 0..<pixels { sum += Double(wr * x[3 * p] + wg * x[3 * p + 1] + wb * x[3 * p + 2]) }
-        } else {
-            for p in 0..<pixels { sum += Double(x[p]) }
+        let (wr, wg, wb) = channels == 3 ? grayWeights : (1, 0, 0)
+        var start = 0
+        while start < pixels {
+            let end = min(start + 256, pixels)
+            var r: Float = 0, g: Float = 0, b: Float = 0
+            if channels == 3 {
+                for p in start..<end { r += x[3 * p]; g += x[3 * p + 1]; b += x[3 * p + 2] }
+            } else {
+                for p in start..<end { r += x[p] }
+            }
+            sum += Double(wr * r + wg * g + wb * b)
+            start = end
         }
         let offset = (1 - factor) * Float(sum / Double(pixels))
         for i in 0..<pixels * channels { x[i] = clamp01(factor * x[i] + offset) }
@@ -51,8 +60,7 @@ public enum ColorAdjust {
             let rc = (maxc - r) / chroma, gc = (maxc - g) / chroma, bc = (maxc - b) / chroma
             var h: Float
             if maxc == r { h = bc - gc } else if maxc == g { h = 2 + rc - bc } else { h = 4 + gc - rc }
-            h = (h / 6 + 1).truncatingRemainder(dividingBy: 1)
-            h += factor
+            h = h / 6 + 1 + factor   // in (0, 3): the turn, before wrapping into [0, 1)
             h -= h.rounded(.down)
             let v = maxc
             let h6 = h * 6

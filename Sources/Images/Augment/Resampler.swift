@@ -62,14 +62,20 @@ public enum Resampler {
                     let x0 = Int(xStart[ox]), n = Int(xCount[ox])
                     let w = xWeight + ox * xTaps
                     let dst = outRow + (flip ? outWidth - 1 - ox : ox) * c
-                    for ch in 0..<c {
-                        var acc: Float = 0
-                        var p = inRow + x0 * c + ch
+                    let p = inRow + x0 * c
+                    if c == 3 {   // the three channels of a tap share its weight: one pass
+                        var r: Float = 0, g: Float = 0, b: Float = 0
                         for k in 0..<n {
-                            acc += w[k] * Float(p.pointee)
-                            p += c
+                            let wk = w[k], q = p + 3 * k
+                            r += wk * Float(q[0])
+                            g += wk * Float(q[1])
+                            b += wk * Float(q[2])
                         }
-                        dst[ch] = acc
+                        dst[0] = r; dst[1] = g; dst[2] = b
+                    } else {
+                        var acc: Float = 0
+                        for k in 0..<n { acc += w[k] * Float(p[k]) }
+                        dst[0] = acc
                     }
                 }
             }
