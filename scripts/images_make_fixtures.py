@@ -4,8 +4,8 @@ decodes from them (jpeg.json), and reference results of the augmentation primiti
 NumPy / Pillow independently of the Swift code (augment.json).
 
 Run from the repository root:  python3 scripts/images_make_fixtures.py
-Made with Pillow 12.0 (libjpeg-turbo 3.x) and NumPy 2.x; rerunning with those reproduces the files
-byte for byte (Pillow's JPEG encoder is deterministic for a given libjpeg).
+Made with Pillow 13.0.0 (its bundled libjpeg-turbo 3.2.0) and NumPy 2.4.6; rerunning with those
+reproduces the files byte for byte (Pillow's JPEG encoder is deterministic for a given libjpeg).
 """
 import base64
 import io

@@ -2,17 +2,6 @@ import Dispatch
 import Foundation
 import Tensors
 
-/// One throughput figure of the data pipeline.
-public struct BenchResult: Codable, Sendable {
-    public var name: String
-    /// Images per second over all threads.
-    public var imagesPerSecond: Double
-    public var threads: Int
-    /// `imagesPerSecond / threads`.
-    public var perCore: Double { imagesPerSecond / Double(threads) }
-    public var detail: String
-}
-
 /// Measures decode and augmentation throughput on JPEGs made here (no files needed): decoding a
 /// 500x375 JPEG; decoding it and making two 224x224 SimCLR views; two 32x32 views of a 32x32
 /// image. Each case runs on 1 thread and on `threads` threads for about `seconds`.
