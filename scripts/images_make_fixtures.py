@@ -79,6 +79,14 @@ def jpeg_fixtures():
         cases.append(dict(file=name, source_mode=source_mode, progressive=progressive, scale=1,
                           minimum=[0, 0], width=pixels.shape[1], height=pixels.shape[0],
                           channels=1 if mode == "L" else 3, pixels=b64(pixels)))
+        if name in ("rgb_baseline.jpg", "cmyk.jpg"):   # colour asked for gray: libjpeg's Y / Pillow's L
+            with Image.open(path) as im:
+                if source_mode != "CMYK":
+                    im.draft("L", im.size)
+                pixels = np.asarray(im.convert("L"))
+            cases.append(dict(file=name, source_mode=source_mode, progressive=progressive, scale=1,
+                              minimum=[0, 0], output="gray", width=pixels.shape[1],
+                              height=pixels.shape[0], channels=1, pixels=b64(pixels)))
         if source_mode == "L":   # a gray file asked for RGB: replicated
             pixels = decoded(path, "RGB")
             cases.append(dict(file=name, source_mode=source_mode, progressive=progressive, scale=1,

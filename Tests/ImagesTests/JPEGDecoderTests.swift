@@ -23,7 +23,12 @@ final class JPEGDecoderTests: XCTestCase {
         for c in cases {
             let file = c["file"] as! String
             let minimum = c["minimum"] as! [Int]
-            let output: JPEGDecoder.Output = (c["output"] as? String) == "rgb" ? .rgb : .auto
+            let output: JPEGDecoder.Output
+            switch c["output"] as? String {
+            case "rgb": output = .rgb
+            case "gray": output = .gray
+            default: output = .auto
+            }
             let path = Self.fixtureURL("jpeg/" + file).path
             let image = try JPEGDecoder.decode(contentsOf: path, minimumWidth: minimum[0], minimumHeight: minimum[1],
                                                output: output)
@@ -37,12 +42,12 @@ final class JPEGDecoderTests: XCTestCase {
             var worst = 0
             for i in 0..<expected.count { worst = max(worst, abs(Int(image.pixels[i]) - Int(expected[i]))) }
             XCTAssertLessThanOrEqual(worst, tolerance, label)
-            kinds.insert("\(c["source_mode"]!)-\(c["progressive"] as! Bool)-\(c["scale"]!)")
+            kinds.insert("\(c["source_mode"]!)-\(c["progressive"] as! Bool)-\(c["scale"]!)\(output == .gray ? "-gray" : "")")
             if tolerance > 0 { scaledWorst = max(scaledWorst, worst) }
         }
         print("JPEG fixtures: largest difference from Pillow in DCT-scaled decodes: \(scaledWorst)")
         for kind in ["RGB-false-1", "RGB-true-1", "L-false-1", "L-true-1", "CMYK-false-1", "RGB-false-2",
-                     "RGB-false-4", "RGB-false-8", "L-false-8"] {
+                     "RGB-false-4", "RGB-false-8", "L-false-8", "RGB-false-1-gray", "CMYK-false-1-gray"] {
             XCTAssertTrue(kinds.contains(kind), "fixture kind \(kind) not exercised")
         }
     }

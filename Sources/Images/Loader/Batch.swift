@@ -2,8 +2,8 @@ import Tensors
 
 /// One step's input on one rank, reused by the loader (a ring of these): `images` holds the views
 /// VIEW-MAJOR, `[views * count, size, size, channels]`: rows 0..<count are view 0 of the batch's
-/// images, rows count..<2*count view 1, and so on. Valid until the loader's next `next()` call
-/// after the one that returned it.
+/// images, rows count..<2*count view 1, and so on. Its contents stay valid until the following call
+/// to `next()` or `start(epoch:)`, which hands it back to the workers.
 public final class Batch {
     /// `[views * count, size, size, channels]`, normalised floats.
     public let images: Tensor
