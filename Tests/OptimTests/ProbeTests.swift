@@ -236,7 +236,8 @@ final class ProbeTests: XCTestCase {
         for weighting in [KNNClassifier.Weighting.exponential(temperature: 0.07), .uniform] {
             let knn = try KNNClassifier(k: 20, weighting: weighting)
             try knn.fit(features: memory, labels: memoryLabels, classes: classes)
-            XCTAssertEqual(try knn.evaluate(queries: queries, labels: queryLabels), .init(top1: 1, top5: 1))
+            XCTAssertEqual(try knn.evaluate(queries: queries, labels: queryLabels),
+                           .init(predictions: queryLabels, top1: 1, top5: 1))
             XCTAssertEqual(knn.predict(queries: queries), queryLabels)
         }
     }
@@ -258,6 +259,7 @@ final class ProbeTests: XCTestCase {
             XCTAssertEqual(knn.predict(queries: queries), try ints(c["predictions"]), name)
             assertClose(knn.classScores(queries: queries).array, floats(c["votes"]), rtol: 1e-4, atol: 1e-6, name)
             let accuracy = try knn.evaluate(queries: queries, labels: queryLabels)
+            XCTAssertEqual(accuracy.predictions, try ints(c["predictions"]), name)
             XCTAssertEqual(accuracy.top1, try XCTUnwrap(double(c["top1"])), accuracy: 1e-9, name)
             XCTAssertEqual(accuracy.top5, try XCTUnwrap(double(c["top5"])), accuracy: 1e-9, name)
             if weighting == .uniform {

@@ -27,8 +27,10 @@ public final class KNNClassifier {
         case uniform
     }
 
-    /// Top-1 and top-5 accuracy over a set of queries, in `[0, 1]`.
-    public struct Accuracy: Sendable, Equatable {
+    /// What one pass over a labelled query set gives: the predictions (for a classification
+    /// report) and the top-1 and top-5 accuracy in `[0, 1]`.
+    public struct Evaluation: Sendable, Equatable {
+        public var predictions: [Int]
         public var top1: Double
         public var top5: Double
     }
@@ -96,21 +98,24 @@ public final class KNNClassifier {
         return (0..<queries.shape[0]).map { Self.ranking(votes, row: $0, classes: c, first: 1)[0] }
     }
 
-    /// Top-1 and top-5 accuracy of `queries: [Q, F]` against `labels` in `0..<classes`. With fewer
-    /// than 5 classes, top-5 is 1.
-    public func evaluate(queries: Tensor, labels: [Int]) throws -> Accuracy {
+    /// The predictions and the top-1 and top-5 accuracy of `queries: [Q, F]` against `labels` in
+    /// `0..<classes`, in one pass over the memory. With fewer than 5 classes, top-5 is 1.
+    public func evaluate(queries: Tensor, labels: [Int]) throws -> Evaluation {
         precondition(queries.rank == 2 && queries.shape[0] == labels.count,
                      "KNNClassifier.evaluate: queries \(queries.shape) for \(labels.count) labels")
         guard !labels.isEmpty else { throw ProbeError.invalidData("k-NN: no queries to evaluate") }
         try checkLabels(labels, classes: classes, probe: "k-NN")
         let votes = vote(queries), c = classes
+        var predictions = [Int](repeating: 0, count: labels.count)
         var top1 = 0, top5 = 0
         for (row, y) in labels.enumerated() {
             let ranked = Self.ranking(votes, row: row, classes: c, first: 5)
+            predictions[row] = ranked[0]
             if ranked[0] == y { top1 += 1 }
             if ranked.contains(y) { top5 += 1 }
         }
-        return Accuracy(top1: Double(top1) / Double(labels.count), top5: Double(top5) / Double(labels.count))
+        let count = Double(labels.count)
+        return Evaluation(predictions: predictions, top1: Double(top1) / count, top5: Double(top5) / count)
     }
 
     /// The `first` best classes of one row of `votes: [Q, classes]`, by votes descending and then
