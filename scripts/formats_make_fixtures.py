@@ -128,6 +128,7 @@ def report_fixture(y_true, y_pred, names, scores):
            "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred))}
     if scores is not None:
         out["scores"] = floats(scores)
+        out["argmax"] = [int(v) for v in np.argmax(scores, axis=1)]
         out["top_k"] = {str(k): float(top_k_accuracy_score(y_true, scores, k=k, labels=labels))
                         for k in (1, 2, 5)}
     return out

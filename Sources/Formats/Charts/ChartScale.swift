@@ -57,11 +57,12 @@ struct ChartScale {
         tickDecimals = max(0, min(12, -Int(floor(log10(step) + 1e-9))))
     }
 
-    /// The smallest of 1, 2, 5 or 10 times a power of ten that is at least `rough`.
+    /// The multiple of 1, 2, 5 or 10 times a power of ten nearest to `rough` (so the axis gets
+    /// between about two thirds and one and a half times the ticks asked for).
     static func niceStep(_ rough: Double) -> Double {
         let magnitude = pow(10, floor(log10(rough)))
         let residual = rough / magnitude
-        let factor: Double = residual <= 1 ? 1 : residual <= 2 ? 2 : residual <= 5 ? 5 : 10
+        let factor: Double = residual < 1.5 ? 1 : residual < 3 ? 2 : residual < 7 ? 5 : 10
         return factor * magnitude
     }
 

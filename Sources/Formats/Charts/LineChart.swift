@@ -51,6 +51,11 @@ public struct LineChart {
         series.append(Series(name: name, x: x, y: y))
     }
 
+    /// Appends a series over x = 0, 1, 2, ...
+    public mutating func add(_ name: String, y: [Double]) {
+        series.append(Series(name: name, y: y))
+    }
+
     /// The chart as an SVG document: one `<path class="series">` per series, markers on series of
     /// at most 60 points, a legend entry per series.
     public func svg() -> String {
