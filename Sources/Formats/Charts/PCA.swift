@@ -15,13 +15,18 @@ public struct PCA {
     public let explainedVariance: [Double]
 
     /// Fits `componentCount` components to `points` (`[count, dimension]`, row-major).
+    ///
+    /// Iteration stops when every component satisfies `|C v - lambda v| <= tolerance * lambda_1`,
+    /// or when the variance the components capture changes by less than `tolerance^2` (relative)
+    /// from one iteration to the next, or after `maxIterations`. The default is ample for a plot;
+    /// pass a smaller tolerance for components accurate to rounding.
     public init(fitting points: [Float], count n: Int, dimension d: Int, components componentCount: Int = 2,
-                maxIterations: Int = 500, tolerance: Double = 1e-10) {
+                maxIterations: Int = 100, tolerance: Double = 1e-6) {
         precondition(n > 0 && d > 0 && points.count == n * d, "PCA: \(points.count) values are not \(n) x \(d)")
         precondition(componentCount > 0 && componentCount <= d, "PCA: \(componentCount) components of \(d) dimensions")
         let k = componentCount
         // A few extra vectors speed convergence of the leading ones (the rate is lambda_{b+1} / lambda_k).
-        let b = min(d, k + 4)
+        let b = min(d, k + 6)
         var mean = [Double](repeating: 0, count: d)
         points.withUnsafeBufferPointer { x in
             mean.withUnsafeMutableBufferPointer { m in
@@ -38,6 +43,7 @@ public struct PCA {
         var product = [Double](repeating: 0, count: b * d)
         var ritzValues = [Double](repeating: 0, count: b)
         var ritzVectors = [Double](repeating: 0, count: b * d)
+        var previousCaptured = 0.0
         for iteration in 0..<maxIterations {
             Self.covarianceTimes(points, mean: mean, n: n, d: d, basis: basis, rows: b, into: &product)
             // Rayleigh-Ritz: the projected matrix T = basis C basis^T, its eigenpairs, rotated back.
@@ -75,7 +81,13 @@ public struct PCA {
                 }
                 worst = max(worst, residual.squareRoot() / scale)
             }
-            if worst <= tolerance || iteration == maxIterations - 1 { break }
+            // A spectrum with near-equal leading eigenvalues (common in embeddings) leaves the
+            // vectors wandering inside an eigenspace while the variance they capture no longer
+            // changes; for a projection to plot that is as good as converged.
+            let captured = values.prefix(k).reduce(0, +)
+            let stalled = iteration >= 10 && abs(captured - previousCaptured) <= tolerance * tolerance * abs(captured)
+            previousCaptured = captured
+            if worst <= tolerance || stalled || iteration == maxIterations - 1 { break }
             basis = rotatedProduct
             Self.orthonormalizeRows(&basis, rows: b, columns: d, seed: &seed)
         }
@@ -140,12 +152,7 @@ public struct PCA {
                         for i in 0..<n {
                             let row = x + i * d
                             for j in 0..<d { centred[j] = Double(row[j]) - m[j] }
-                            for r in 0..<b {
-                                var s = 0.0
-                                let vr = v + r * d
-                                for j in 0..<d { s += centred[j] * vr[j] }
-                                projections[r] = s / divisor
-                            }
+                            for r in 0..<b { projections[r] = dot(centred, v + r * d, d) / divisor }
                             for r in 0..<b {
                                 let wr = w + r * d, s = projections[r]
                                 for j in 0..<d { wr[j] += s * centred[j] }
@@ -155,6 +162,22 @@ public struct PCA {
                 }
             }
         }
+    }
+
+    /// `sum(a[j] * b[j])` with four independent partial sums, so the loop vectorises.
+    private static func dot(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, _ n: Int) -> Double {
+        var acc = SIMD4<Double>(repeating: 0)
+        var j = 0
+        while j + 4 <= n {
+            acc += SIMD4(a[j], a[j + 1], a[j + 2], a[j + 3]) * SIMD4(b[j], b[j + 1], b[j + 2], b[j + 3])
+            j += 4
+        }
+        var s = acc.sum()
+        while j < n {
+            s += a[j] * b[j]
+            j += 1
+        }
+        return s
     }
 
     /// Gram-Schmidt on the rows (twice, for orthogonality to rounding); a row that all but vanishes
