@@ -139,6 +139,7 @@ final class JSONLinesWriterTests: XCTestCase {
     func testNumbersFromJSONSerializationKeepTheirKind() throws {
         let parsed = try JSONSerialization.jsonObject(with: Data(#"{"a":1,"b":true,"c":0.5,"d":[false,2]}"#.utf8))
         XCTAssertEqual(try JSONText.value(parsed), #"{"a":1,"b":true,"c":0.5,"d":[false,2]}"#)
+        XCTAssertEqual(try JSONText.value([NSNumber(value: Int8(1)), NSNumber(value: Float(0.5))]), "[1,0.5]")
     }
 
     func testUnsupportedValueAndMissingFolder() throws {

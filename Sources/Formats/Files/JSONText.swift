@@ -4,6 +4,8 @@ import Foundation
 /// headers (byte-identical to the Rust reference), metrics lines and report dictionaries (keys in
 /// a fixed order, floats in their shortest round-trip form, as Python's `json` writes them).
 enum JSONText {
+    private static let booleanClass = ObjectIdentifier(type(of: NSNumber(value: true)))
+
     /// `text` as a JSON string literal, escaped as serde_json and Python's `json` (with
     /// `ensure_ascii=False`) do: quotes, backslashes and control characters; everything else raw.
     static func string(_ text: String) -> String {
@@ -74,10 +76,16 @@ enum JSONText {
     }
 
     private static func nsNumber(_ n: NSNumber) -> String {
+        if isBoolean(n) { return n.boolValue ? "true" : "false" }
         let type = String(cString: n.objCType)
-        if type == "c" || type == "B" { return n.boolValue ? "true" : "false" }
         if type == "f" || type == "d" { return number(n.doubleValue) }
         return n.stringValue
+    }
+
+    /// Whether `n` is a boolean: JSON `true`/`false` arrive as NSNumbers of a class of their own
+    /// (its `objCType` alone cannot tell them from 8-bit integers).
+    static func isBoolean(_ n: NSNumber) -> Bool {
+        ObjectIdentifier(type(of: n)) == booleanClass
     }
 }
 

@@ -171,10 +171,8 @@ public struct SafeTensors {
     /// JSON numbers that are exact integers, or nil.
     private static func integers(_ values: [Any]) -> [Int]? {
         var out: [Int] = []
-        // JSON booleans arrive as NSNumbers too, of their own class.
-        let booleanClass = ObjectIdentifier(type(of: NSNumber(value: true)))
         for value in values {
-            guard let number = value as? NSNumber, ObjectIdentifier(type(of: number)) != booleanClass else { return nil }
+            guard let number = value as? NSNumber, !JSONText.isBoolean(number) else { return nil }
             let double = number.doubleValue
             guard double == double.rounded(), abs(double) < 0x1p62 else { return nil }
             out.append(number.intValue)
