@@ -136,6 +136,26 @@ final class LoaderTests: XCTestCase {
         XCTAssertEqual(seen, Sharding.epochOrder(count: 40, seed: 0, epoch: 1))
     }
 
+    func testStartingAnEpochPartwayGivesTheSameLaterBatches() throws {
+        // A resumed run starts mid-epoch; the batches after the skipped ones must be those of a full pass.
+        let data = SyntheticDataset(count: 40, classes: 4, size: 8)
+        for workers in [0, 2] {
+            let loader = DataLoader(dataset: data, transform: SimCLRAugmentation(size: 8), batchSize: 4,
+                                    workers: workers, prefetch: 3)
+            loader.start(epoch: 3)
+            var full: [([Int], [Float])] = []
+            while let b = try loader.next() { full.append((b.indices, b.images.array)) }
+            loader.start(epoch: 3, firstStep: 6)
+            var rest: [([Int], [Float])] = []
+            while let b = try loader.next() { rest.append((b.indices, b.images.array)) }
+            XCTAssertEqual(rest.count, full.count - 6)
+            for (a, b) in zip(rest, full.suffix(from: 6)) {
+                XCTAssertEqual(a.0, b.0)
+                XCTAssertEqual(a.1, b.1)
+            }
+        }
+    }
+
     func testBenchmarkRuns() {
         // IMAGES_BENCH_SECONDS=1 in a release build gives meaningful figures; the default only checks it runs.
         let seconds = Double(ProcessInfo.processInfo.environment["IMAGES_BENCH_SECONDS"] ?? "") ?? 0.01

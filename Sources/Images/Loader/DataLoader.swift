@@ -75,17 +75,19 @@ public final class DataLoader {
     public var cachedBytes: Int { core.cache?.bytes ?? 0 }
 
     /// Begins an epoch: waits for work left from the previous one, shuffles and starts loading.
-    public func start(epoch: Int) {
+    /// `firstStep` skips the epoch's first batches without loading them (a resumed run).
+    public func start(epoch: Int, firstStep: Int = 0) {
         core.drain()
         self.epoch = epoch
         let order = Sharding.epochOrder(count: dataset.count, seed: seed, epoch: epoch, shuffle: shuffle)
         plan = Sharding.batches(order: order, globalBatch: batchSize * worldSize, rank: rank, worldSize: worldSize,
                                 dropLast: dropLast)
-        nextStep = 0
+        nextStep = min(firstStep, plan.count)
         lastSlot = nil
         if workers > 0 {
-            for step in 0..<min(core.ring.count, plan.count) {
-                core.schedule(step: step, epoch: epoch, indices: plan[step], slot: step, inline: false)
+            for step in nextStep..<min(nextStep + core.ring.count, plan.count) {
+                core.schedule(step: step, epoch: epoch, indices: plan[step], slot: step % core.ring.count,
+                              inline: false)
             }
         }
     }
