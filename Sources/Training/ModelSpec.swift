@@ -1,3 +1,5 @@
+import Images
+
 /// The network a run uses, resolved from the command line and the data, saved in `config.json` and in
 /// every checkpoint's metadata so downstream commands rebuild the same network and input pipeline.
 public struct ModelSpec: Codable, Equatable, Sendable {
@@ -39,26 +41,26 @@ public struct ModelSpec: Codable, Equatable, Sendable {
         }
     }
 
-    /// Normalisation by name: `none`, `imagenet`, or `dataset` statistics given as values.
-    public static func normalization(_ name: String, channels: Int) throws -> (mean: [Float], std: [Float]) {
+    /// The input normalisation, as the image pipeline applies it.
+    public var normalization: Normalization {
+        mean.isEmpty ? .none : Normalization(mean: mean, std: std)
+    }
+
+    /// `auto` (statistics of the data), `none`, `imagenet`, or `MEAN/STD` with one value per channel
+    /// (`0.5/0.25`, `0.49,0.48,0.45/0.25,0.24,0.26`).
+    public static func normalization(_ name: String, channels: Int, data: () -> Normalization) throws -> Normalization {
         switch name {
-        case "none": return ([], [])
-        case "imagenet":
-            let mean: [Float] = [0.485, 0.456, 0.406], std: [Float] = [0.229, 0.224, 0.225]
-            if channels == 3 { return (mean, std) }
-            // Grayscale inputs get the luma-weighted ImageNet statistics.
-            let m = 0.299 * mean[0] + 0.587 * mean[1] + 0.114 * mean[2]
-            let s = 0.299 * std[0] + 0.587 * std[1] + 0.114 * std[2]
-            return ([Float](repeating: m, count: channels), [Float](repeating: s, count: channels))
+        case "auto": return data()
+        case "none": return .none
+        case "imagenet": return .imageNet
         default:
-            // "m1,m2,m3/s1,s2,s3"
             let parts = name.split(separator: "/").map { $0.split(separator: ",").compactMap { Float($0) } }
-            guard parts.count == 2, parts[0].count == channels, parts[1].count == channels,
+            guard parts.count == 2, parts[0].count == parts[1].count, [1, channels].contains(parts[0].count),
                   parts[1].allSatisfy({ $0 > 0 }) else {
                 throw TrainingError.invalidOption(
-                    "--normalize takes none, imagenet, or MEAN/STD with \(channels) values each (e.g. 0.5/0.25)")
+                    "--normalize takes auto, none, imagenet, or MEAN/STD with 1 or \(channels) values each (e.g. 0.5/0.25)")
             }
-            return (parts[0], parts[1])
+            return Normalization(mean: parts[0], std: parts[1])
         }
     }
 }

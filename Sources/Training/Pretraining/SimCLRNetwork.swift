@@ -1,0 +1,47 @@
+import NN
+import Tensors
+
+/// The encoder f (a ResNet, torchvision names) and the projection head g (`projection_head.*`) in one
+/// parameter store, so one all-reduce carries every gradient.
+public final class SimCLRNetwork {
+    public let store = ParameterStore()
+    public let encoder: ResNet
+    public let head: ProjectionHead
+
+    public init(model: ModelSpec, projectionHidden: Int, projectionDimension: Int, projectionLayers: Int,
+                projectionBatchNorm: Bool, seed: UInt64) {
+        encoder = ResNet(model.resNetConfig, store: store)
+        encoder.needsInputGradient = false
+        head = ProjectionHead(store, prefix: SimCLRNetwork.headPrefix, inputDimension: encoder.featureDimension,
+                              hiddenDimension: projectionHidden, outputDimension: projectionDimension,
+                              layers: projectionLayers, batchNorm: projectionBatchNorm)
+        store.finalize(seed: seed)
+    }
+
+    public static let headPrefix = "projection_head"
+
+    public var batchNorms: [BatchNorm] { encoder.batchNorms + head.batchNorms }
+
+    /// x: [V, H, W, C] views -> z: [V, D] projections.
+    public func forward(_ x: Tensor, mode: Mode) -> Tensor {
+        head.forward(encoder.forward(x, mode: mode), mode: mode)
+    }
+
+    /// dz: [V, D]; adds into every parameter gradient.
+    public func backward(_ dz: Tensor) {
+        _ = encoder.backward(head.backward(dz))
+    }
+
+    /// Whether a tensor name belongs to the encoder (what `encoder.safetensors` holds).
+    public static func isEncoderTensor(_ name: String) -> Bool {
+        !name.hasPrefix(headPrefix + ".")
+    }
+}
+
+extension ModelSpec {
+    public var resNetConfig: ResNetConfig {
+        ResNetConfig(depth: ResNetConfig.Depth(rawValue: arch) ?? .resnet18,
+                     stem: ResNetConfig.Stem(rawValue: stem) ?? .imagenet,
+                     widthMultiplier: width, inputChannels: inputChannels)
+    }
+}
