@@ -161,10 +161,11 @@ public final class Pretrainer {
                 }
             }
             let stopping = comm.allReduceMax(stop?.signalName == nil ? 0 : 1) > 0
-            if stopping || current == lastStep || (config.checkpointEvery > 0 && current % config.checkpointEvery == 0) {
+            let periodic = config.checkpointEvery > 0 && current % config.checkpointEvery == 0
+            if stopping || current == lastStep || endOfEpoch || periodic {
                 try watchdog.whilePaused {
                     try saveCheckpoint(store: store, optimizer: optimizer, step: current, epoch: epoch,
-                                       keepCopy: config.checkpointEvery > 0 && current % config.checkpointEvery == 0)
+                                       keepCopy: periodic)
                     comm.barrier()
                 }
             }

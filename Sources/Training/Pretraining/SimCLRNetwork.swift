@@ -45,3 +45,8 @@ extension ModelSpec {
                      widthMultiplier: width, inputChannels: inputChannels)
     }
 }
+
+/// The feature size of a model spec's encoder without building it.
+public enum ResNetFeatureSize {
+    public static func of(_ model: ModelSpec) -> Int { model.resNetConfig.featureDimension }
+}

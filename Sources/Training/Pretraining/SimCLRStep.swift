@@ -29,7 +29,7 @@ final class SimCLRStep {
         self.comm = comm
         loss = try! NTXentLoss(temperature: temperature)
         self.localBatch = localBatch
-        chunk = microBatch.flatMap { $0 < localBatch ? $0 : nil }
+        chunk = microBatch
     }
 
     /// x: [2b, H, W, C], view-major (rows 0..<b the first views of the rank's b images).

@@ -1,0 +1,111 @@
+import ArgumentParser
+import Distributed
+import Foundation
+import Images
+import Training
+
+/// Where the images come from (every command that reads data).
+struct DataOptions: ParsableArguments {
+    @Option(help: "Dataset path (ImageFolder, Oxford-IIIT Pet, IDX, CIFAR binary, or a folder of images); default: the built-in synthetic set.")
+    var data: String?
+
+    @Option(help: "auto, imagefolder, pet, idx, cifar, folder or synthetic.")
+    var format = "auto"
+
+    func validate() throws {
+        guard DatasetFormat(name: format) != nil else {
+            throw ValidationError("unknown --format '\(format)' (expected \(DatasetFormat.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        if let data, !FileManager.default.fileExists(atPath: data) {
+            throw ValidationError("--data \(data) does not exist")
+        }
+    }
+
+    var datasetFormat: DatasetFormat { DatasetFormat(name: format) ?? .auto }
+}
+
+/// The network and its input pipeline.
+struct ModelOptions: ParsableArguments {
+    @Option(help: "resnet18, resnet34 or resnet50.")
+    var arch = "resnet18"
+
+    @Option(help: "Width multiplier of every stage (1 = torchvision's widths).")
+    var width: Double = 1
+
+    @Option(help: "auto (cifar for images of 64 px or less), imagenet or cifar.")
+    var stem = "auto"
+
+    @Option(help: "Side of the square network input; default: the data's own size when it is 64 px or less, else 224.")
+    var imageSize: Int?
+
+    @Option(help: "Input normalisation: auto (the data's own mean and std), none, imagenet, or MEAN/STD.")
+    var normalize = "auto"
+
+    func validate() throws {
+        guard ModelSpec.architectures.contains(arch) else {
+            throw ValidationError("unknown architecture '\(arch)' (expected \(ModelSpec.architectures.joined(separator: ", ")))")
+        }
+        guard width > 0 else { throw ValidationError("--width must be positive") }
+        guard ["auto", "cifar", "imagenet"].contains(stem) else {
+            throw ValidationError("unknown --stem '\(stem)' (expected auto, imagenet or cifar)")
+        }
+        if let imageSize, imageSize < 8 { throw ValidationError("--image-size must be at least 8") }
+    }
+
+    /// The model spec for `dataset`, with every `auto` resolved.
+    func resolve(for dataset: ImageDataset) throws -> ModelSpec {
+        let size = try imageSize ?? nativeSize(of: dataset)
+        let normalization = try ModelSpec.normalization(normalize, channels: dataset.channels) {
+            DatasetStatistics.meanStd(of: dataset)
+        }
+        return ModelSpec(arch: arch, width: width, stem: try ModelSpec.resolveStem(stem, imageSize: size),
+                         inputChannels: dataset.channels, imageSize: size,
+                         mean: normalization.mean, std: normalization.std)
+    }
+
+    private func nativeSize(of dataset: ImageDataset) throws -> Int {
+        let first = try dataset.image(at: 0)
+        let side = min(first.width, first.height)
+        return side <= 64 ? side : 224
+    }
+}
+
+/// How a process uses its machine.
+struct RuntimeOptions: ParsableArguments {
+    @Option(help: "Seed of every random choice (initial weights, data order, augmentations).")
+    var seed: UInt64 = 0
+
+    @Option(help: "Compute threads of each rank; default: this machine's cores shared among the ranks on it.")
+    var threads: Int?
+
+    @Option(help: "Data-loading threads of each rank.")
+    var workers = 1
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        guard workers >= 0 else { throw ValidationError("--workers must not be negative") }
+    }
+
+    var resolvedThreads: Int {
+        if let threads { return threads }
+        let local = Int(ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"] ?? "") ?? 1
+        return max(1, ProcessInfo.processInfo.activeProcessorCount / max(local, 1))
+    }
+}
+
+/// Runs a job on this process's communicator and turns a user error into one line and a non-zero
+/// exit on every rank (an MPI job is aborted so that no rank waits for one that gave up).
+func runJob(_ body: (Communicator) throws -> Void) throws {
+    let comm = CommunicatorFactory.make()
+    do {
+        try body(comm)
+        comm.finalize()
+    } catch {
+        let line = "simclr: \(error)"
+        if comm.size > 1 {
+            comm.abort(code: 1, message: comm.rank == 0 ? line : "simclr: rank \(comm.rank): \(error)")
+        }
+        writeError(line + "\n")
+        throw ExitCode(error is TrainingError && "\(error)".hasPrefix("stopped by") ? 130 : 1)
+    }
+}

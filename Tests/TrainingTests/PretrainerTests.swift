@@ -1,0 +1,164 @@
+import Distributed
+import Formats
+import Foundation
+import Images
+import Tensors
+import TestSupport
+@testable import Training
+import XCTest
+
+/// Small pretraining runs in-process (one rank, no MPI): resume, signals, non-finite losses, bad
+/// images, and what the run folder holds.
+final class PretrainerTests: XCTestCase {
+    var folder: URL!
+
+    override func setUpWithError() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("pretrain-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: folder)
+    }
+
+    static func config(out: URL, steps: Int?, data: String? = nil, format: String = "auto", optimizer: String = "lars",
+                       lr: Float = 0.3, batch: Int = 8, microBatch: Int? = nil) -> PretrainConfig {
+        let model = ModelSpec(arch: "resnet18", width: 0.0625, stem: "cifar", inputChannels: 3, imageSize: 16,
+                              mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25])
+        return PretrainConfig(data: data, format: format, model: model,
+                              augmentation: SimCLRAugmentation(size: 16, normalization: model.normalization),
+                              batchSize: batch, epochs: 2, steps: steps, temperature: 0.5, projectionHidden: 16,
+                              projectionDimension: 8, projectionLayers: 2, projectionBatchNorm: true,
+                              optimizer: optimizer, lr: lr, weightDecay: 1e-6, warmupEpochs: 0.1, microBatch: microBatch,
+                              bn: "sync", seed: 3, checkpointEvery: 0, knnEvery: 0, knnData: nil, out: out.path)
+    }
+
+    func run(_ config: PretrainConfig, resume: Bool = false, stop: StopSignal? = nil) throws -> PretrainSummary {
+        try Pretrainer(config: config, communicator: SingleProcessCommunicator(), resume: resume, threads: 2, workers: 1,
+                       log: { _ in }).run(stop: stop)
+    }
+
+    func encoderTensors(_ run: URL) throws -> [String: [Float]] {
+        let file = try SafeTensors(contentsOf: run.appendingPathComponent("encoder.safetensors"))
+        var out: [String: [Float]] = [:]
+        for name in file.names where !name.hasSuffix("num_batches_tracked") { out[name] = try file.floats(name) }
+        return out
+    }
+
+    func testResumeContinuesTheSameTrajectory() throws {
+        let straight = folder.appendingPathComponent("straight"), split = folder.appendingPathComponent("split")
+        let a = try run(Self.config(out: straight, steps: 4))
+        let b1 = try run(Self.config(out: split, steps: 2))
+        let b2 = try run(Self.config(out: split, steps: 4), resume: true)
+        XCTAssertEqual(a.losses.count, 4)
+        XCTAssertEqual(b1.losses + b2.losses, a.losses)
+        let wa = try encoderTensors(straight), wb = try encoderTensors(split)
+        XCTAssertEqual(Set(wa.keys), Set(wb.keys))
+        for (name, values) in wa { XCTAssertEqual(values, wb[name], name) }
+        // The metrics of the resumed run continue the first part's.
+        let lines = try String(contentsOf: split.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+            .split(separator: "\n")
+        XCTAssertEqual(lines.count, 4)
+    }
+
+    func testASecondRunInTheSameFolderIsRefusedAndResumeChecksSettings() throws {
+        let out = folder.appendingPathComponent("run")
+        _ = try run(Self.config(out: out, steps: 1))
+        XCTAssertThrowsError(try run(Self.config(out: out, steps: 2))) { error in
+            XCTAssertTrue("\(error)".contains("already holds a run"), "\(error)")
+        }
+        var other = Self.config(out: out, steps: 2)
+        other.batchSize = 4
+        XCTAssertThrowsError(try run(other, resume: true)) { error in
+            XCTAssertTrue("\(error)".contains("batchSize"), "\(error)")
+        }
+        XCTAssertThrowsError(try run(Self.config(out: folder.appendingPathComponent("none"), steps: 1), resume: true)) {
+            XCTAssertTrue("\($0)".contains("no checkpoints/last.safetensors"), "\($0)")
+        }
+    }
+
+    func testSigtermFinishesTheStepAndWritesACheckpoint() throws {
+        let out = folder.appendingPathComponent("signal")
+        let stop = StopSignal()
+        kill(getpid(), SIGTERM)
+        let deadline = Date().addingTimeInterval(5)
+        while stop.signalName == nil && Date() < deadline { usleep(10_000) }
+        XCTAssertEqual(stop.signalName, "SIGTERM")
+        XCTAssertThrowsError(try run(Self.config(out: out, steps: 5), stop: stop)) { error in
+            XCTAssertTrue("\(error)".contains("stopped by SIGTERM"), "\(error)")
+        }
+        let checkpoint = try SafeTensors(contentsOf: out.appendingPathComponent("checkpoints/last.safetensors"))
+        XCTAssertEqual(checkpoint.metadata["simclr.step"], "1")
+        let resumed = try run(Self.config(out: out, steps: 2), resume: true)
+        XCTAssertEqual(resumed.steps, 2)
+    }
+
+    func testANonFiniteLossStopsTheRunAndKeepsTheLastCheckpoint() throws {
+        // A learning rate of 1e30 overflows the weights after the first step; the next loss is not finite.
+        let out = folder.appendingPathComponent("nan")
+        var config = Self.config(out: out, steps: 6, optimizer: "sgd", lr: 1e30)
+        config.checkpointEvery = 1
+        XCTAssertThrowsError(try run(config)) { error in
+            XCTAssertTrue("\(error)".contains("the loss became"), "\(error)")
+        }
+        let checkpoint = try SafeTensors(contentsOf: out.appendingPathComponent("checkpoints/last.safetensors"))
+        let step = try XCTUnwrap(Int(checkpoint.metadata["simclr.step"] ?? ""))
+        XCTAssertGreaterThanOrEqual(step, 1)
+        XCTAssertLessThan(step, 6)
+        // Every step whose loss was finite was checkpointed; the failing one was not.
+        let losses = try String(contentsOf: out.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+            .split(separator: "\n")
+        XCTAssertEqual(losses.count, step)
+    }
+
+    func testUnreadableImagesAreSkippedAndCounted() throws {
+        let data = folder.appendingPathComponent("images")
+        var good = 0
+        for k in 0..<12 {
+            let dir = data.appendingPathComponent(k % 2 == 0 ? "cats" : "dogs")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            let image = try SyntheticDataset(count: 12, classes: 2, size: 20, seed: 1).image(at: k)
+            try Data(JPEGDecoder.encode(image)).write(to: dir.appendingPathComponent("\(k).jpg"))
+            good += 1
+        }
+        try Data("not a jpeg".utf8).write(to: data.appendingPathComponent("cats/bad.jpg"))
+        try Data().write(to: data.appendingPathComponent("dogs/empty.jpg"))
+        let summary = try run(Self.config(out: folder.appendingPathComponent("run"), steps: 1, data: data.path,
+                                          format: "imagefolder"))
+        XCTAssertEqual(summary.skippedImages, 2)
+        XCTAssertEqual(summary.steps, 1)
+    }
+
+    func testEncoderFileHasTorchvisionNamesAndTheModelInItsMetadata() throws {
+        let out = folder.appendingPathComponent("run")
+        _ = try run(Self.config(out: out, steps: 1))
+        let file = try SafeTensors(contentsOf: out.appendingPathComponent("encoder.safetensors"))
+        XCTAssertTrue(file.names.contains("conv1.weight"))
+        XCTAssertTrue(file.names.contains("layer4.1.bn2.running_var"))
+        XCTAssertFalse(file.names.contains { $0.hasPrefix("projection_head") || $0.hasPrefix("fc.") })
+        XCTAssertEqual(file.info("conv1.weight")?.shape, [4, 3, 3, 3])   // torchvision's [Cout, Cin, kh, kw]
+        let model = try JSONDecoder().decode(ModelSpec.self, from: Data(file.metadata["simclr.model"]!.utf8))
+        XCTAssertEqual(model.imageSize, 16)
+        XCTAssertEqual(model.mean, [0.5, 0.5, 0.5])
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("config.json")))
+        XCTAssertEqual((config as? [String: Any])?["batchSize"] as? Int, 8)
+    }
+
+    func testMicroBatchesGiveTheLossOfTheirChunksAndKeepRunningStatisticsUpdatedOnce() throws {
+        // One chunk of the whole local batch: the two-pass machinery (projections first, running
+        // statistics restored, recomputation with backward) must reproduce the plain step exactly.
+        let plain = try run(Self.config(out: folder.appendingPathComponent("plain"), steps: 2))
+        let cached = try run(Self.config(out: folder.appendingPathComponent("cached"), steps: 2, microBatch: 8))
+        XCTAssertEqual(plain.losses, cached.losses)
+        let wp = try encoderTensors(folder.appendingPathComponent("plain"))
+        let wc = try encoderTensors(folder.appendingPathComponent("cached"))
+        for (name, values) in wp { XCTAssertEqual(values, wc[name], name) }
+        // Chunks of 2 images: each chunk's recomputation updates the running statistics once
+        // (4 chunks a step, 2 steps), the first pass not at all.
+        _ = try run(Self.config(out: folder.appendingPathComponent("small"), steps: 2, microBatch: 2))
+        for (name, expected) in [("plain", 2), ("small", 8)] {
+            let file = try SafeTensors(contentsOf: folder.appendingPathComponent("\(name)/encoder.safetensors"))
+            XCTAssertEqual(try file.int64s("bn1.num_batches_tracked"), [Int64(expected)], name)
+        }
+    }
+}
