@@ -32,7 +32,8 @@ let package = Package(
         .target(name: "Training", dependencies: ["Tensors", "NN", "Optim", "Images", "Distributed", "Formats"],
                 swiftSettings: optimized),
         .executableTarget(name: "simclr", dependencies: [
-            "Training", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Training", "Tensors", "NN", "Images", "Distributed",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: optimized),
 
         // Exercised by the Distributed tests under mpirun: each collective on known data.

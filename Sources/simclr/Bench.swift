@@ -1,13 +1,15 @@
 import ArgumentParser
 import Foundation
 import Images
+import NN
+import Tensors
 import Training
 
 /// `simclr bench ...`: throughput benchmarks (never timed assertions in tests).
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure the speed of the kernels, the training step and the data pipeline.",
-        subcommands: [BenchData.self])
+        subcommands: [BenchConv.self, BenchStep.self, BenchData.self])
 }
 
 /// Options every benchmark shares.
@@ -27,7 +29,7 @@ func emit(_ fields: [(String, Any)], json: Bool) {
         print(String(decoding: data, as: UTF8.self))
     } else {
         print(fields.map { key, value in
-            if let d = value as? Double { return "\(key) \(String(format: "%.1f", d))" }
+            if let d = value as? Double { return "\(key) \(String(format: "%.4g", d))" }
             return "\(key) \(value)"
         }.joined(separator: "  "))
     }
@@ -48,6 +50,72 @@ struct BenchData: ParsableCommand {
         for r in benchmarkData(seconds: seconds, threads: threads) {
             emit([("benchmark", r.name), ("images_per_second", r.imagesPerSecond), ("threads", r.threads),
                   ("per_core", r.perCore), ("detail", r.detail)], json: options.json)
+        }
+    }
+}
+
+struct BenchConv: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "conv",
+        abstract: "GFLOP/s of each distinct ResNet convolution, forward and backward, beside sgemm on the same shapes.")
+
+    @OptionGroup var options: BenchOptions
+    @Option(help: "resnet18, resnet34 or resnet50.") var arch = "resnet18"
+    @Option(help: "imagenet or cifar.") var stem = "cifar"
+    @Option(help: "Width multiplier.") var width: Double = 1
+    @Option(help: "Input channels.") var channels = 3
+    @Option(help: "Input side.") var imageSize = 32
+    @Option(help: "Images per batch.") var batchSize = 256
+    @Option(help: "Timed repetitions (median reported).") var iterations = 3
+
+    func run() throws {
+        Threads.configure(options.threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        let config = try ModelSpec(arch: arch, width: width, stem: ModelSpec.resolveStem(stem, imageSize: imageSize),
+                                   inputChannels: channels, imageSize: imageSize, mean: [], std: []).resNetConfig
+        for shape in ConvBenchmark.shapes(of: config, imageSize: imageSize) {
+            let r = ConvBenchmark.run(shape, batch: batchSize, iterations: iterations)
+            emit([("layer", shape.label), ("forward_gflops", r.forwardGFLOPS), ("backward_gflops", r.backwardGFLOPS),
+                  ("sgemm_gflops", r.sgemmForwardGFLOPS), ("sgemm_backward_gflops", r.sgemmBackwardGFLOPS),
+                  ("forward_share_of_sgemm", r.forwardGFLOPS / r.sgemmForwardGFLOPS),
+                  ("backward_share_of_sgemm", r.backwardGFLOPS / r.sgemmBackwardGFLOPS)], json: options.json)
+        }
+    }
+}
+
+struct BenchStep: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "step",
+        abstract: "Images per second of forward and training steps on random inputs (across ranks under mpirun).")
+
+    @OptionGroup var options: BenchOptions
+    @Option(help: "resnet18, resnet34 or resnet50.") var arch = "resnet18"
+    @Option(help: "auto, imagenet or cifar.") var stem = "auto"
+    @Option(help: "Width multiplier.") var width: Double = 1
+    @Option(help: "Input channels.") var channels = 3
+    @Option(help: "Input side.") var imageSize = 32
+    @Option(help: "Global images per step.") var batchSize = 256
+    @Flag(help: "The SimCLR step: two views, 512-512-128 head, NT-Xent, SGD.") var simclr = false
+    @Option(help: "Timed repetitions (median reported).") var iterations = 5
+    @Option(help: "Untimed warm-up steps.") var warmup = 2
+
+    func run() throws {
+        let json = options.json
+        let threads = options.threads
+        try runJob { comm in
+            let local = Int(ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"] ?? "") ?? 1
+            Threads.configure(threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / local))
+            let model = try ModelSpec(arch: arch, width: width, stem: ModelSpec.resolveStem(stem, imageSize: imageSize),
+                                      inputChannels: channels, imageSize: imageSize, mean: [], std: [])
+            let results = try StepBenchmark.run(model: model, batch: batchSize, simclr: simclr, warmup: warmup,
+                                                iterations: iterations, communicator: comm)
+            guard comm.rank == 0 else { return }
+            for r in results {
+                emit([("mode", r.mode), ("images_per_second", r.imagesPerSecond), ("ranks", r.ranks),
+                      ("threads", Threads.count), ("arch", arch), ("width", width), ("image_size", imageSize),
+                      ("batch", batchSize), ("communication_share", r.communicationShare),
+                      ("peak_rss_mb", r.peakResidentMegabytes),
+                      ("step_seconds", r.stepSeconds.map { ($0 * 1000).rounded() / 1000 })], json: json)
+            }
         }
     }
 }

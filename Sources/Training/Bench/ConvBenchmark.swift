@@ -1,0 +1,100 @@
+import Foundation
+import NN
+import Tensors
+
+/// Forward and backward GFLOP/s of each distinct convolution of a ResNet, beside the rate sgemm alone
+/// reaches on the same matrix shapes: how close the convolutions come to the machine's matrix speed.
+public enum ConvBenchmark {
+    public struct Shape: Hashable {
+        public var inChannels, outChannels, kernel, stride, padding, size: Int
+        public var label: String {
+            "\(inChannels)->\(outChannels) \(kernel)x\(kernel)/\(stride) @\(size)x\(size)"
+        }
+    }
+
+    public struct Result {
+        public var shape: Shape
+        public var forwardGFLOPS: Double
+        public var backwardGFLOPS: Double
+        public var sgemmForwardGFLOPS: Double
+        public var sgemmBackwardGFLOPS: Double
+    }
+
+    /// The distinct convolutions of `config` at `imageSize`, in network order.
+    public static func shapes(of config: ResNetConfig, imageSize: Int) -> [Shape] {
+        var shapes: [Shape] = []
+        func add(_ s: Shape) { if !shapes.contains(s) { shapes.append(s) } }
+        var size = imageSize
+        let stem = config.stemWidth
+        if config.stem == .imagenet {
+            add(Shape(inChannels: config.inputChannels, outChannels: stem, kernel: 7, stride: 2, padding: 3, size: size))
+            size = (size + 1) / 2
+            size = (size + 1) / 2
+        } else {
+            add(Shape(inChannels: config.inputChannels, outChannels: stem, kernel: 3, stride: 1, padding: 1, size: size))
+        }
+        var channels = stem
+        for (stage, planes) in config.stageWidths.enumerated() {
+            for block in 0..<config.depth.blockCounts[stage] {
+                let stride = block == 0 && stage > 0 ? 2 : 1
+                let out = planes * config.depth.expansion
+                if config.depth.usesBottleneck {
+                    add(Shape(inChannels: channels, outChannels: planes, kernel: 1, stride: 1, padding: 0, size: size))
+                    add(Shape(inChannels: planes, outChannels: planes, kernel: 3, stride: stride, padding: 1, size: size))
+                    let after = (size - 1) / stride + 1
+                    add(Shape(inChannels: planes, outChannels: out, kernel: 1, stride: 1, padding: 0, size: after))
+                } else {
+                    add(Shape(inChannels: channels, outChannels: planes, kernel: 3, stride: stride, padding: 1, size: size))
+                    let after = (size - 1) / stride + 1
+                    add(Shape(inChannels: planes, outChannels: planes, kernel: 3, stride: 1, padding: 1, size: after))
+                }
+                if stride != 1 || channels != out {
+                    add(Shape(inChannels: channels, outChannels: out, kernel: 1, stride: stride, padding: 0, size: size))
+                }
+                size = (size - 1) / stride + 1
+                channels = out
+            }
+        }
+        return shapes
+    }
+
+    public static func run(_ shape: Shape, batch: Int, iterations: Int = 3) -> Result {
+        let store = ParameterStore()
+        let conv = Conv2d(store, name: "conv", inChannels: shape.inChannels, outChannels: shape.outChannels,
+                          kernelSize: shape.kernel, stride: shape.stride, padding: shape.padding)
+        store.finalize(seed: 0)
+        let x = StepBenchmark.randomInput([batch, shape.size, shape.size, shape.inChannels], seed: 1)
+        let y = conv.forward(x, mode: .training)
+        let dy = StepBenchmark.randomInput(y.shape, seed: 2)
+        let rows = Double(y.count / shape.outChannels)
+        let patch = shape.kernel * shape.kernel * shape.inChannels
+        let flops = 2 * rows * Double(shape.outChannels * patch)
+        let forward = median(iterations) { _ = conv.forward(x, mode: .training) }
+        let backward = median(iterations) { _ = conv.forward(x, mode: .training); _ = conv.backward(dy) } - forward
+
+        // sgemm alone on the same shapes: forward y = col·Wᵀ; backward dW += dyᵀ·col and dcol = dy·W.
+        let m = Int(rows), n = shape.outChannels, k = patch
+        let a = StepBenchmark.randomInput([m, k], seed: 3), w = StepBenchmark.randomInput([n, k], seed: 4)
+        let c = Tensor(zeros: [m, n]), dW = Tensor(zeros: [n, k])
+        let gemmForward = median(iterations) {
+            gemm(transB: true, m: m, n: n, k: k, a: a.data, b: w.data, c: c.data)
+        }
+        let gemmBackward = median(iterations) {
+            gemm(transA: true, m: n, n: k, k: m, a: c.data, b: a.data, beta: 1, c: dW.data)
+            gemm(m: m, n: k, k: n, a: c.data, b: w.data, c: a.data)
+        }
+        return Result(shape: shape, forwardGFLOPS: flops / forward / 1e9, backwardGFLOPS: 2 * flops / backward / 1e9,
+                      sgemmForwardGFLOPS: flops / gemmForward / 1e9, sgemmBackwardGFLOPS: 2 * flops / gemmBackward / 1e9)
+    }
+
+    static func median(_ iterations: Int, _ body: () -> Void) -> Double {
+        body()
+        var times: [Double] = []
+        for _ in 0..<iterations {
+            let t0 = Date()
+            body()
+            times.append(Date().timeIntervalSince(t0))
+        }
+        return times.sorted()[times.count / 2]
+    }
+}

@@ -1,0 +1,109 @@
+import Distributed
+import Foundation
+import NN
+import Optim
+import Tensors
+
+/// Throughput of whole training steps on random inputs (data loading excluded), for comparison with
+/// the PyTorch reference in `shared/perf/`. Every figure is a median over timed repetitions after
+/// warm-up steps.
+public enum StepBenchmark {
+    public struct Result {
+        public var mode: String
+        public var imagesPerSecond: Double
+        public var stepSeconds: [Double]
+        public var communicationShare: Double
+        public var peakResidentMegabytes: Double
+        public var ranks: Int
+    }
+
+    /// Evaluation-mode forward, supervised step (cross-entropy, backward, SGD) and, with `simclr`, the
+    /// SimCLR step (two views, head, NT-Xent over the gathered batch, backward, all-reduce, SGD).
+    /// `batch` is global; each rank takes its share.
+    public static func run(model: ModelSpec, batch: Int, simclr: Bool, projectionHidden: Int = 512,
+                           projectionDimension: Int = 128, warmup: Int = 2, iterations: Int = 5,
+                           communicator comm: Communicator) throws -> [Result] {
+        guard batch % comm.size == 0 else {
+            throw TrainingError.invalidOption("--batch-size \(batch) does not divide among \(comm.size) ranks")
+        }
+        let local = batch / comm.size
+        let s = model.imageSize, c = model.inputChannels
+        var results: [Result] = []
+        func time(_ mode: String, _ body: () -> Double) {
+            for _ in 0..<warmup { _ = body() }
+            var times: [Double] = [], comms: [Double] = []
+            for _ in 0..<iterations {
+                comm.barrier()
+                let t0 = Date()
+                comms.append(body())
+                times.append(Date().timeIntervalSince(t0))
+            }
+            let slowest = times.map { comm.allReduceMax($0) }
+            let median = slowest.sorted()[slowest.count / 2]
+            results.append(Result(mode: mode, imagesPerSecond: Double(batch) / median, stepSeconds: slowest,
+                                  communicationShare: comms.reduce(0, +) / times.reduce(0, +),
+                                  peakResidentMegabytes: peakResidentMegabytes(), ranks: comm.size))
+        }
+
+        if simclr {
+            let net = SimCLRNetwork(model: model, projectionHidden: projectionHidden,
+                                    projectionDimension: projectionDimension, projectionLayers: 2,
+                                    projectionBatchNorm: false, seed: 0)
+            if comm.size > 1 {
+                for bn in net.batchNorms { bn.reducer = { p, n in comm.allReduceSum(p, count: n) } }
+            }
+            let optimizer = try SGD(store: net.store, momentum: 0.9, weightDecay: 5e-4)
+            let step = SimCLRStep(net: net, comm: comm, temperature: 0.5, localBatch: local, microBatch: nil)
+            let x = randomInput([2 * local, s, s, c], seed: UInt64(comm.rank))
+            time("simclr") {
+                let out = step.run(x)
+                optimizer.step(lr: 0.01)
+                return out.communicationSeconds
+            }
+            return results
+        }
+
+        let store = ParameterStore()
+        let encoder = ResNet(model.resNetConfig, store: store)
+        encoder.needsInputGradient = false
+        let classes = 10
+        let fc = ClassifierHead(store, prefix: "fc", kind: .linear, inputDimension: encoder.featureDimension,
+                                classes: classes)
+        store.finalize(seed: 0)
+        let optimizer = try SGD(store: store, momentum: 0.9, weightDecay: 5e-4)
+        let loss = try CrossEntropyLoss()
+        let x = randomInput([local, s, s, c], seed: UInt64(comm.rank))
+        let labels = (0..<local).map { $0 % classes }
+        let dLogits = Tensor(zeros: [local, classes])
+        time("forward") {
+            _ = fc.forward(encoder.forward(x, mode: .evaluation), mode: .evaluation)
+            return 0
+        }
+        time("train") {
+            store.zeroGrad()
+            let logits = fc.forward(encoder.forward(x, mode: .training), mode: .training)
+            _ = loss.lossAndGradient(logits: logits, labels: labels, dLogits: dLogits)
+            _ = encoder.backward(fc.backward(dLogits))
+            let t0 = Date()
+            if comm.size > 1 { comm.allReduceSum(store.grads, count: store.count) }
+            let communication = Date().timeIntervalSince(t0)
+            optimizer.step(lr: 0.01)
+            return communication
+        }
+        return results
+    }
+
+    static func randomInput(_ shape: [Int], seed: UInt64) -> Tensor {
+        let t = Tensor(zeros: shape)
+        var rng = RandomStream(seed: seed, epoch: -3)
+        for i in 0..<t.count { t[i] = rng.normal() }
+        return t
+    }
+
+    /// The largest resident set of this process so far, in MiB.
+    public static func peakResidentMegabytes() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_maxrss) / 1024
+    }
+}
