@@ -31,6 +31,8 @@ public final class BatchNorm: Layer, WorkspaceOwner {
     /// Sums a small float buffer in place across ranks (an MPI all-reduce); nil for local statistics.
     public var reducer: ((UnsafeMutablePointer<Float>, Int) -> Void)?
 
+    /// Kept alive with the layer: the parameters point into its arenas.
+    private let store: ParameterStore
     private var output = Workspace(), gradient = Workspace()
     private var input: Tensor?
     private var lastMode = Mode.training
@@ -47,6 +49,7 @@ public final class BatchNorm: Layer, WorkspaceOwner {
     public init(_ store: ParameterStore, name: String, channels: Int, affine: Bool = true,
                 fusedReLU: Bool = false, zeroWeight: Bool = false, momentum: Float = 0.1, eps: Float = 1e-5) {
         precondition(channels > 0, "BatchNorm(\(name)): channels must be positive")
+        self.store = store
         self.name = name; self.channels = channels; self.affine = affine; self.fusedReLU = fusedReLU
         self.momentum = momentum; self.eps = eps
         if affine {

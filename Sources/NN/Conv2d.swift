@@ -23,6 +23,8 @@ public final class Conv2d: Layer, WorkspaceOwner {
     /// (a network's first layer does not need the gradient of its input image).
     public var needsInputGradient = true
 
+    /// Kept alive with the layer: the parameters point into its arenas.
+    private let store: ParameterStore
     private var output = Workspace(), gradient = Workspace(), columns = Workspace()
     private var input: Tensor?
     private var geometry: ConvGeometry?
@@ -38,6 +40,7 @@ public final class Conv2d: Layer, WorkspaceOwner {
                 kernelSize: Int, stride: Int = 1, padding: Int = 0, bias: Bool = false) {
         precondition(inChannels > 0 && outChannels > 0 && kernelSize > 0 && stride > 0 && padding >= 0,
                      "Conv2d(\(name)): bad geometry \(inChannels)->\(outChannels) k\(kernelSize) s\(stride) p\(padding)")
+        self.store = store
         self.name = name
         self.inChannels = inChannels; self.outChannels = outChannels
         kernelHeight = kernelSize; kernelWidth = kernelSize; self.stride = stride; self.padding = padding

@@ -10,6 +10,8 @@ public final class Linear: Layer, WorkspaceOwner {
     /// `[out]`, nil without bias.
     public let bias: Parameter?
 
+    /// Kept alive with the layer: the parameters point into its arenas.
+    private let store: ParameterStore
     private var output = Workspace(), gradient = Workspace()
     private var input: Tensor?
     private let reduction = ChannelReduction()
@@ -17,6 +19,7 @@ public final class Linear: Layer, WorkspaceOwner {
     /// Registers `name.weight` and, with `bias`, `name.bias`.
     public init(_ store: ParameterStore, name: String, inFeatures: Int, outFeatures: Int, bias: Bool = true) {
         precondition(inFeatures > 0 && outFeatures > 0, "Linear(\(name)): bad size \(inFeatures)->\(outFeatures)")
+        self.store = store
         self.name = name; self.inFeatures = inFeatures; self.outFeatures = outFeatures
         weight = store.parameter(qualified(name, "weight"), shape: [outFeatures, inFeatures], role: .weight,
                                  initializer: .uniformFanIn(fanIn: inFeatures))
