@@ -8,7 +8,7 @@ import Tensors
 /// in `.evaluation` the running statistics normalise and nothing is updated.
 ///
 /// Synchronised across ranks when `reducer` is set (training mode only): forward sums per-channel
-/// `[Σx, Σx², count]` over all ranks, so every rank normalises with the global batch statistics;
+/// `[Σx, Σx², count]` over all ranks (x taken about the previous global batch mean), so every rank normalises with the global batch statistics;
 /// backward sums `[Σdy, Σdy·x̂]`, so every rank's input gradient is exactly its rows of the
 /// whole-batch gradient. Parameter gradients use the *local* sums: the trainer's gradient all-reduce
 /// (a sum over ranks) then makes them global.
@@ -40,6 +40,8 @@ public final class BatchNorm: Layer, WorkspaceOwner {
     // Per channel: statistics the last forward normalised with, its affine map y = x*scale + shift,
     // and two backward coefficients.
     private let mean, invStd, scale, shift, gradCoefX, gradCoefConst: Tensor  // [C]
+    /// The last training batch's mean (global when synchronised): the point sums are taken about.
+    private let center: Tensor  // [C]
     private let exchange: Tensor  // [2C + 1], what the reducer sums
     private let reduction = ChannelReduction()
 
@@ -65,6 +67,7 @@ public final class BatchNorm: Layer, WorkspaceOwner {
         mean = Tensor(zeros: [channels]); invStd = Tensor(zeros: [channels])
         scale = Tensor(zeros: [channels]); shift = Tensor(zeros: [channels])
         gradCoefX = Tensor(zeros: [channels]); gradCoefConst = Tensor(zeros: [channels])
+        center = Tensor(zeros: [channels])
         exchange = Tensor(zeros: [2 * channels + 1])
     }
 
@@ -109,34 +112,42 @@ public final class BatchNorm: Layer, WorkspaceOwner {
 
     /// Fills `mean`/`invStd` with the (global, when synchronised) batch statistics of `x: [rows, C]`
     /// and updates the running statistics.
+    ///
+    /// The sums are taken about `center`, the previous batch mean (global when synchronised, so
+    /// equal on every rank), which keeps `Σ(x-K)²/n - (Σ(x-K)/n)²` free of cancellation when a channel's
+    /// mean is large against its spread. Locally they stay in Double; only the exchange is in floats.
     private func batchStatistics(_ x: UnsafeMutablePointer<Float>, rows: Int) {
-        let c = channels
+        let c = channels, center = self.center.data
         let sums = reduction.reduce(rows: rows, channels: c, sums: 2) { range, acc in
             let s1 = acc, s2 = acc + c
             for r in range {
                 let xr = x + r * c
                 for j in 0..<c {
-                    let v = Double(xr[j])
+                    let v = Double(xr[j] - center[j])
                     s1[j] += v
                     s2[j] += v * v
                 }
             }
         }
-        // Always through the float buffer, so one rank without a reducer computes exactly what
-        // P ranks with one do (to the rounding of the sum itself).
-        let ex = exchange.data
-        for i in 0..<2 * c { ex[i] = Float(sums[i]) }
-        ex[2 * c] = Float(rows)
-        reducer?(ex, 2 * c + 1)
-        let count = Double(ex[2 * c])
+        var count = Double(rows)
+        if let reducer {
+            let ex = exchange.data
+            for i in 0..<2 * c { ex[i] = Float(sums[i]) }
+            ex[2 * c] = Float(rows)
+            reducer(ex, 2 * c + 1)
+            for i in 0..<2 * c { sums[i] = Double(ex[i]) }
+            count = Double(ex[2 * c])
+        }
         precondition(count > 1, "BatchNorm(\(name)): training needs more than one value per channel, got \(count)")
-        globalCount = ex[2 * c]
+        globalCount = Float(count)
         let m = Float(momentum), unbias = count / (count - 1)
         let mean = self.mean.data, invStd = self.invStd.data, rm = runningMean.data, rv = runningVar.data
         for j in 0..<c {
-            let mu = Double(ex[j]) / count
-            let variance = Swift.max(0, Double(ex[c + j]) / count - mu * mu)
+            let offset = sums[j] / count
+            let variance = Swift.max(0, sums[c + j] / count - offset * offset)
+            let mu = Double(center[j]) + offset
             mean[j] = Float(mu)
+            center[j] = mean[j]
             invStd[j] = Float(1 / (variance + Double(eps)).squareRoot())
             rm[j] = (1 - m) * rm[j] + m * Float(mu)
             rv[j] = (1 - m) * rv[j] + m * Float(variance * unbias)
