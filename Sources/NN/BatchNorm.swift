@@ -1,0 +1,239 @@
+import Tensors
+
+/// Batch normalisation over the last (channel) dimension of channels-last data: `[N, H, W, C]`
+/// (torch's BatchNorm2d) or `[N, C]` (BatchNorm1d), statistics per channel over all other positions.
+///
+/// PyTorch semantics: in `.training` the batch is normalised with its biased variance and the
+/// running statistics move by `momentum` towards the batch mean and the *unbiased* batch variance;
+/// in `.evaluation` the running statistics normalise and nothing is updated.
+///
+/// Synchronised across ranks when `reducer` is set (training mode only): forward sums per-channel
+/// `[Σx, count]` and then `Σ(x - mean)²` over all ranks, so every rank normalises with the global
+/// batch statistics; backward sums `[Σdy, Σdy·x̂]`, so every rank's input gradient is exactly its
+/// rows of the whole-batch gradient. Parameter gradients use the *local* sums: the trainer's gradient all-reduce
+/// (a sum over ranks) then makes them global.
+///
+/// With `fusedReLU` the output is `max(0, BN(x))`, saving a pass and a buffer.
+public final class BatchNorm: Layer, WorkspaceOwner {
+    public let name: String
+    public let channels: Int
+    public let affine: Bool
+    public let fusedReLU: Bool
+    public let momentum: Float
+    public let eps: Float
+    /// γ `[C]`, nil when not affine.
+    public let weight: Parameter?
+    /// β `[C]`, nil when not affine.
+    public let bias: Parameter?
+    public let runningMean: Tensor  // [C]
+    public let runningVar: Tensor  // [C]
+    public let numBatchesTracked: Tensor  // [] (a count, stored as a float)
+    /// Sums a small float buffer in place across ranks (an MPI all-reduce); nil for local statistics.
+    public var reducer: ((UnsafeMutablePointer<Float>, Int) -> Void)?
+
+    /// Kept alive with the layer: the parameters point into its arenas.
+    private let store: ParameterStore
+    private var output = Workspace(), gradient = Workspace()
+    private var input: Tensor?
+    private var lastMode = Mode.training
+    private var globalCount: Float = 0
+    // Per channel: statistics the last forward normalised with, its affine map y = x*scale + shift,
+    // and two backward coefficients.
+    private let mean, invStd, scale, shift, gradCoefX, gradCoefConst: Tensor  // [C]
+    private let exchange: Tensor  // [2C], what the reducer sums
+    private let reduction = ChannelReduction()
+
+    /// Registers `name.weight`, `name.bias` (when affine) and the buffers `name.running_mean`,
+    /// `name.running_var`, `name.num_batches_tracked`.
+    /// - Parameter zeroWeight: start γ at zero (torchvision's `zero_init_residual` for a block's last BN).
+    public init(_ store: ParameterStore, name: String, channels: Int, affine: Bool = true,
+                fusedReLU: Bool = false, zeroWeight: Bool = false, momentum: Float = 0.1, eps: Float = 1e-5) {
+        precondition(channels > 0, "BatchNorm(\(name)): channels must be positive")
+        self.store = store
+        self.name = name; self.channels = channels; self.affine = affine; self.fusedReLU = fusedReLU
+        self.momentum = momentum; self.eps = eps
+        if affine {
+            weight = store.parameter(qualified(name, "weight"), shape: [channels], role: .normWeight,
+                                     initializer: zeroWeight ? .zeros : .ones)
+            bias = store.parameter(qualified(name, "bias"), shape: [channels], role: .normBias, initializer: .zeros)
+        } else {
+            weight = nil; bias = nil
+        }
+        runningMean = store.buffer(qualified(name, "running_mean"), shape: [channels], value: 0)
+        runningVar = store.buffer(qualified(name, "running_var"), shape: [channels], value: 1)
+        numBatchesTracked = store.buffer(qualified(name, "num_batches_tracked"), shape: [], value: 0)
+        mean = Tensor(zeros: [channels]); invStd = Tensor(zeros: [channels])
+        scale = Tensor(zeros: [channels]); shift = Tensor(zeros: [channels])
+        gradCoefX = Tensor(zeros: [channels]); gradCoefConst = Tensor(zeros: [channels])
+        exchange = Tensor(zeros: [2 * channels])
+    }
+
+    var workspaceTensors: [Tensor] { output.held + gradient.held }
+
+    /// x: [..., C] -> y: [..., C]
+    public func forward(_ x: Tensor, mode: Mode) -> Tensor {
+        precondition(x.rank >= 2 && x.shape.last == channels,
+                     "BatchNorm(\(name)): expected [N, ..., \(channels)], got \(x.shape)")
+        let c = channels, rows = x.count / c
+        input = x
+        lastMode = mode
+        let mean = self.mean.data, invStd = self.invStd.data
+        switch mode {
+        case .training: batchStatistics(x.data, rows: rows)
+        case .evaluation:
+            for j in 0..<c {
+                mean[j] = runningMean[j]
+                invStd[j] = 1 / (runningVar[j] + eps).squareRoot()
+            }
+        }
+        let scale = self.scale.data, shift = self.shift.data
+        for j in 0..<c {
+            let gamma = weight?.value[j] ?? 1, beta = bias?.value[j] ?? 0
+            scale[j] = gamma * invStd[j]
+            shift[j] = beta - mean[j] * scale[j]
+        }
+        let y = output.get(x.shape)
+        let src = x.data, dst = y.data, relu = fusedReLU
+        parallelFor(rows, grain: Swift.max(1, 16_384 / c)) { range in
+            for r in range {
+                let xr = src + r * c, yr = dst + r * c
+                if relu {
+                    for j in 0..<c { yr[j] = Swift.max(0, xr[j] * scale[j] + shift[j]) }
+                } else {
+                    for j in 0..<c { yr[j] = xr[j] * scale[j] + shift[j] }
+                }
+            }
+        }
+        return y
+    }
+
+    /// Fills `mean`/`invStd` with the (global, when synchronised) batch statistics of `x: [rows, C]`
+    /// and updates the running statistics.
+    ///
+    /// Locally, Σx and Σx² in Double give the variance to float precision. Across ranks the sums
+    /// travel as floats, where `Σx²/n - mean²` would cancel catastrophically for a channel whose mean
+    /// is large against its spread; so a synchronised layer sums `[Σx, count]` first and then the
+    /// squared deviations from the global mean, two small all-reduces instead of one.
+    private func batchStatistics(_ x: UnsafeMutablePointer<Float>, rows: Int) {
+        let c = channels
+        let mean = self.mean.data, invStd = self.invStd.data
+        var count = Double(rows)
+        let local = reducer == nil
+        let sums = reduction.reduce(rows: rows, channels: c, sums: local ? 2 : 1) { range, acc in
+            let s1 = acc, s2 = acc + c
+            for r in range {
+                let xr = x + r * c
+                if local {
+                    for j in 0..<c {
+                        let v = Double(xr[j])
+                        s1[j] += v
+                        s2[j] += v * v
+                    }
+                } else {
+                    for j in 0..<c { s1[j] += Double(xr[j]) }
+                }
+            }
+        }
+        let variance = gradCoefX.data  // [C] scratch: forward does not need the backward coefficients
+        if let reducer {
+            let ex = exchange.data
+            for j in 0..<c { ex[j] = Float(sums[j]) }
+            ex[c] = Float(rows)
+            reducer(ex, c + 1)
+            count = Double(ex[c])
+            for j in 0..<c { mean[j] = Float(Double(ex[j]) / count) }
+            let squares = reduction.reduce(rows: rows, channels: c, sums: 1) { range, acc in
+                for r in range {
+                    let xr = x + r * c
+                    for j in 0..<c {
+                        let d = Double(xr[j] - mean[j])
+                        acc[j] += d * d
+                    }
+                }
+            }
+            for j in 0..<c { ex[j] = Float(squares[j]) }
+            reducer(ex, c)
+            for j in 0..<c {
+                variance[j] = ex[j] / Float(count)
+                invStd[j] = Float(1 / (Double(variance[j]) + Double(eps)).squareRoot())
+            }
+        } else {
+            for j in 0..<c {
+                let mu = sums[j] / count
+                mean[j] = Float(mu)
+                let v = Swift.max(0, sums[c + j] / count - mu * mu)
+                variance[j] = Float(v)
+                invStd[j] = Float(1 / (v + Double(eps)).squareRoot())
+            }
+        }
+        precondition(count > 1, "BatchNorm(\(name)): training needs more than one value per channel, got \(count)")
+        globalCount = Float(count)
+        let m = momentum, unbias = Float(count / (count - 1))
+        let rm = runningMean.data, rv = runningVar.data
+        for j in 0..<c {
+            rm[j] = (1 - m) * rm[j] + m * mean[j]
+            rv[j] = (1 - m) * rv[j] + m * variance[j] * unbias
+        }
+        numBatchesTracked[0] += 1
+    }
+
+    /// dy: [..., C] -> dx: [..., C]
+    public func backward(_ dy: Tensor) -> Tensor {
+        guard let x = input else { preconditionFailure("BatchNorm(\(name)): backward before forward") }
+        precondition(dy.shape == x.shape, "BatchNorm(\(name)): dy \(dy.shape) does not match x \(x.shape)")
+        let c = channels, rows = x.count / c
+        let xp = x.data, dyp = dy.data, yp = output.tensor!.data, relu = fusedReLU
+        let mean = self.mean.data, invStd = self.invStd.data
+
+        // Σ dy' and Σ dy'·(x - mean), where dy' is dy through the fused ReLU.
+        let sums = reduction.reduce(rows: rows, channels: c, sums: 2) { range, acc in
+            let s1 = acc, s2 = acc + c
+            for r in range {
+                let o = r * c
+                for j in 0..<c {
+                    let g = relu && !(yp[o + j] > 0) ? 0 : dyp[o + j]
+                    s1[j] += Double(g)
+                    s2[j] += Double(g * (xp[o + j] - mean[j]))
+                }
+            }
+        }
+        let ex = exchange.data
+        for j in 0..<c {
+            ex[j] = Float(sums[j])
+            ex[c + j] = Float(sums[c + j]) * invStd[j]
+        }
+        if let weight, let bias {
+            for j in 0..<c {
+                weight.grad[j] += ex[c + j]
+                bias.grad[j] += ex[j]
+            }
+        }
+        // dx = γ·invStd·(dy' - mean(dy') - x̂·mean(dy'·x̂)) with batch statistics; γ·invStd·dy' with
+        // running ones (they do not depend on x). Written as dx = scale·dy' + coefX·(x - mean) + const.
+        let coefX = gradCoefX.data, coefConst = gradCoefConst.data, scale = self.scale.data
+        switch lastMode {
+        case .training:
+            reducer?(ex, 2 * c)
+            let count = globalCount
+            for j in 0..<c {
+                coefX[j] = -scale[j] * invStd[j] * ex[c + j] / count
+                coefConst[j] = -scale[j] * ex[j] / count
+            }
+        case .evaluation:
+            coefX.update(repeating: 0, count: c)
+            coefConst.update(repeating: 0, count: c)
+        }
+        let dx = gradient.get(x.shape)
+        let dxp = dx.data
+        parallelFor(rows, grain: Swift.max(1, 16_384 / c)) { range in
+            for r in range {
+                let o = r * c
+                for j in 0..<c {
+                    let g = relu && !(yp[o + j] > 0) ? 0 : dyp[o + j]
+                    dxp[o + j] = scale[j] * g + coefX[j] * (xp[o + j] - mean[j]) + coefConst[j]
+                }
+            }
+        }
+        return dx
+    }
+}

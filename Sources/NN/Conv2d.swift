@@ -1,0 +1,142 @@
+import Tensors
+
+/// A 2-D convolution over channels-last images, as one matrix product per chunk of images.
+///
+/// Weights are `[Cout, kh, kw, Cin]` (`.convOHWI`; torchvision's `[Cout, Cin, kh, kw]` on export), so a
+/// weight row matches an im2col row ordered `(ky, kx, c)`. Forward fills a column buffer for as many
+/// whole images as fit in `columnBudgetBytes` and computes `out[rows, Cout] = col[rows, patch] · Wᵀ`
+/// with one `gemm`; a 1x1 stride-1 convolution needs no copy (the input is the column matrix).
+/// Backward redoes im2col per chunk (unless the whole batch's columns are still in the buffer),
+/// then `dW += dyᵀ · col`, `dcol = dy · W` into the same buffer, and `col2im`.
+public final class Conv2d: Layer, WorkspaceOwner {
+    public let name: String
+    public let inChannels, outChannels: Int
+    public let kernelHeight, kernelWidth, stride, padding: Int
+    /// `[Cout, kh, kw, Cin]`
+    public let weight: Parameter
+    /// `[Cout]`, nil without bias.
+    public let bias: Parameter?
+    /// The largest column buffer forward and backward may use; a chunk is as many whole images as
+    /// fit (at least one).
+    public var columnBudgetBytes = 32 << 20
+    /// When false, `backward` computes only the parameter gradients and returns an empty tensor
+    /// (a network's first layer does not need the gradient of its input image).
+    public var needsInputGradient = true
+
+    /// Kept alive with the layer: the parameters point into its arenas.
+    private let store: ParameterStore
+    private var output = Workspace(), gradient = Workspace(), columns = Workspace()
+    private var input: Tensor?
+    private var geometry: ConvGeometry?
+    /// Whether `columns` still holds the im2col of the whole last input (one chunk, not yet
+    /// overwritten by backward), so backward can skip redoing it.
+    private var columnsHoldInput = false
+    private let empty = Tensor(zeros: [0])
+    private let reduction = ChannelReduction()
+
+    /// Registers `name.weight` (Kaiming normal, fan-out, as torchvision's ResNet) and, with `bias`,
+    /// `name.bias` (PyTorch's default uniform ±1/sqrt(fan-in)).
+    public init(_ store: ParameterStore, name: String, inChannels: Int, outChannels: Int,
+                kernelSize: Int, stride: Int = 1, padding: Int = 0, bias: Bool = false) {
+        precondition(inChannels > 0 && outChannels > 0 && kernelSize > 0 && stride > 0 && padding >= 0,
+                     "Conv2d(\(name)): bad geometry \(inChannels)->\(outChannels) k\(kernelSize) s\(stride) p\(padding)")
+        self.store = store
+        self.name = name
+        self.inChannels = inChannels; self.outChannels = outChannels
+        kernelHeight = kernelSize; kernelWidth = kernelSize; self.stride = stride; self.padding = padding
+        weight = store.parameter(qualified(name, "weight"), shape: [outChannels, kernelSize, kernelSize, inChannels],
+                                 role: .weight, layout: .convOHWI,
+                                 initializer: .kaimingNormalFanOut(fanOut: outChannels * kernelSize * kernelSize))
+        self.bias = bias
+            ? store.parameter(qualified(name, "bias"), shape: [outChannels], role: .bias,
+                              initializer: .uniformFanIn(fanIn: inChannels * kernelSize * kernelSize))
+            : nil
+    }
+
+    var workspaceTensors: [Tensor] { output.held + gradient.held + columns.held }
+
+    /// Whether the input itself is the column matrix.
+    private var isPointwise: Bool { kernelHeight == 1 && kernelWidth == 1 && stride == 1 && padding == 0 }
+
+    /// Images per chunk so that a chunk's columns fit the budget.
+    private func imagesPerChunk(_ g: ConvGeometry) -> Int {
+        let bytesPerImage = g.outH * g.outW * g.patch * MemoryLayout<Float>.size
+        return Swift.max(1, Swift.min(g.n, columnBudgetBytes / Swift.max(1, bytesPerImage)))
+    }
+
+    /// x: [N, H, W, Cin] -> y: [N, OH, OW, Cout]
+    public func forward(_ x: Tensor, mode: Mode) -> Tensor {
+        precondition(x.rank == 4 && x.shape[3] == inChannels,
+                     "Conv2d(\(name)): expected [N, H, W, \(inChannels)], got \(x.shape)")
+        let g = ConvGeometry(n: x.shape[0], h: x.shape[1], w: x.shape[2], c: inChannels,
+                             kh: kernelHeight, kw: kernelWidth, stride: stride, padding: padding)
+        precondition(g.outH > 0 && g.outW > 0, "Conv2d(\(name)): input \(x.shape) is smaller than the kernel")
+        input = x
+        geometry = g
+        let y = output.get([g.n, g.outH, g.outW, outChannels])
+        let cout = outChannels, patch = g.patch, rowsPerImage = g.outH * g.outW
+        let w = weight.value!
+        // With a bias, the output starts as the bias and the product adds to it.
+        let beta: Float
+        if let bias {
+            let b = bias.value!, out = y.data
+            parallelFor(g.rows, grain: Swift.max(1, 16_384 / cout)) { range in
+                for r in range { (out + r * cout).update(from: b, count: cout) }
+            }
+            beta = 1
+        } else {
+            beta = 0
+        }
+        if isPointwise {
+            // y[rows, Cout] = x[rows, Cin] · Wᵀ
+            gemm(transB: true, m: g.rows, n: cout, k: patch, a: x.data, b: w, beta: beta, c: y.data)
+            return y
+        }
+        let chunk = imagesPerChunk(g)
+        let col = columns.get([chunk * rowsPerImage, patch])
+        for first in Swift.stride(from: 0, to: g.n, by: chunk) {
+            let images = first..<Swift.min(g.n, first + chunk)
+            im2col(g, x: x.data, col: col.data, images: images)
+            gemm(transB: true, m: images.count * rowsPerImage, n: cout, k: patch, a: col.data, b: w,
+                 beta: beta, c: y.data + first * rowsPerImage * cout)
+        }
+        columnsHoldInput = chunk >= g.n
+        return y
+    }
+
+    /// dy: [N, OH, OW, Cout] -> dx: [N, H, W, Cin] (empty when `needsInputGradient` is false)
+    public func backward(_ dy: Tensor) -> Tensor {
+        guard let x = input, let g = geometry else { preconditionFailure("Conv2d(\(name)): backward before forward") }
+        precondition(dy.shape == [g.n, g.outH, g.outW, outChannels],
+                     "Conv2d(\(name)): dy \(dy.shape) does not match output [\(g.n), \(g.outH), \(g.outW), \(outChannels)]")
+        let cout = outChannels, patch = g.patch, rowsPerImage = g.outH * g.outW
+        let w = weight.value!, dW = weight.grad!
+        if let bias {
+            reduction.addColumnSums(of: dy.data, rows: g.rows, channels: cout, into: bias.grad)
+        }
+        if isPointwise {
+            // dW[Cout, Cin] += dyᵀ · x;  dx[rows, Cin] = dy · W
+            gemm(transA: true, m: cout, n: patch, k: g.rows, a: dy.data, b: x.data, beta: 1, c: dW)
+            guard needsInputGradient else { return empty }
+            let dx = gradient.get(x.shape)
+            gemm(m: g.rows, n: patch, k: cout, a: dy.data, b: w, c: dx.data)
+            return dx
+        }
+        let chunk = imagesPerChunk(g)
+        let col = columns.get([chunk * rowsPerImage, patch])
+        let dx = needsInputGradient ? gradient.get(x.shape) : empty
+        if needsInputGradient { dx.fill(0) }
+        for first in Swift.stride(from: 0, to: g.n, by: chunk) {
+            let images = first..<Swift.min(g.n, first + chunk)
+            let rows = images.count * rowsPerImage
+            let dyChunk = dy.data + first * rowsPerImage * cout
+            if !columnsHoldInput { im2col(g, x: x.data, col: col.data, images: images) }
+            gemm(transA: true, m: cout, n: patch, k: rows, a: dyChunk, b: col.data, beta: 1, c: dW)
+            guard needsInputGradient else { continue }
+            gemm(m: rows, n: patch, k: cout, a: dyChunk, b: w, c: col.data)
+            columnsHoldInput = false
+            col2im(g, col: col.data, dx: dx.data, images: images)
+        }
+        return dx
+    }
+}

@@ -1,0 +1,22 @@
+import Tensors
+
+/// A convolution followed by BatchNorm (with an optional fused ReLU): the piece ResNet is built from.
+/// The two take their own torchvision names (`conv1`/`bn1`, `downsample.0`/`downsample.1`).
+final class ConvBN: WorkspaceOwner {
+    let conv: Conv2d
+    let bn: BatchNorm
+
+    init(_ store: ParameterStore, conv convName: String, bn bnName: String, inChannels: Int, outChannels: Int,
+         kernelSize: Int, stride: Int = 1, relu: Bool, zeroInitBN: Bool = false) {
+        conv = Conv2d(store, name: convName, inChannels: inChannels, outChannels: outChannels,
+                      kernelSize: kernelSize, stride: stride, padding: kernelSize / 2)
+        bn = BatchNorm(store, name: bnName, channels: outChannels, fusedReLU: relu, zeroWeight: zeroInitBN)
+    }
+
+    var workspaceTensors: [Tensor] { conv.workspaceTensors + bn.workspaceTensors }
+
+    /// x: [N, H, W, Cin] -> [N, OH, OW, Cout]
+    func forward(_ x: Tensor, mode: Mode) -> Tensor { bn.forward(conv.forward(x, mode: mode), mode: mode) }
+
+    func backward(_ dy: Tensor) -> Tensor { conv.backward(bn.backward(dy)) }
+}

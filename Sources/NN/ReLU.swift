@@ -1,0 +1,32 @@
+import Tensors
+
+/// `y = max(0, x)`, element-wise on any shape. Backward passes `dy` where the output is positive
+/// (the derivative at 0 is taken as 0, as PyTorch does).
+public final class ReLU: Layer, WorkspaceOwner {
+    private var output = Workspace(), gradient = Workspace()
+
+    public init() {}
+
+    var workspaceTensors: [Tensor] { output.held + gradient.held }
+
+    /// x: any shape -> y: same shape
+    public func forward(_ x: Tensor, mode: Mode) -> Tensor {
+        let y = output.get(x.shape)
+        let src = x.data, dst = y.data
+        parallelFor(x.count, grain: 16_384) { range in
+            for i in range { dst[i] = Swift.max(0, src[i]) }
+        }
+        return y
+    }
+
+    public func backward(_ dy: Tensor) -> Tensor {
+        guard let y = output.tensor else { preconditionFailure("ReLU: backward before forward") }
+        precondition(dy.shape == y.shape, "ReLU: dy \(dy.shape) does not match y \(y.shape)")
+        let dx = gradient.get(dy.shape)
+        let yp = y.data, dyp = dy.data, dxp = dx.data
+        parallelFor(dy.count, grain: 16_384) { range in
+            for i in range { dxp[i] = yp[i] > 0 ? dyp[i] : 0 }
+        }
+        return dx
+    }
+}

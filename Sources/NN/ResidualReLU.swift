@@ -1,0 +1,32 @@
+import Tensors
+
+/// The end of a residual block: `y = max(0, a + b)` (main path plus shortcut), fused in one pass.
+/// Backward returns the one gradient both branches receive.
+final class ResidualReLU: WorkspaceOwner {
+    private var output = Workspace(), gradient = Workspace()
+
+    var workspaceTensors: [Tensor] { output.held + gradient.held }
+
+    /// a, b: [N, H, W, C] -> y: [N, H, W, C]
+    func forward(_ a: Tensor, _ b: Tensor) -> Tensor {
+        precondition(a.shape == b.shape, "ResidualReLU: main path \(a.shape) and shortcut \(b.shape) differ")
+        let y = output.get(a.shape)
+        let ap = a.data, bp = b.data, yp = y.data
+        parallelFor(a.count, grain: 16_384) { range in
+            for i in range { yp[i] = Swift.max(0, ap[i] + bp[i]) }
+        }
+        return y
+    }
+
+    /// dy: [N, H, W, C] -> d(a + b): [N, H, W, C]
+    func backward(_ dy: Tensor) -> Tensor {
+        guard let y = output.tensor else { preconditionFailure("ResidualReLU: backward before forward") }
+        precondition(dy.shape == y.shape, "ResidualReLU: dy \(dy.shape) does not match y \(y.shape)")
+        let d = gradient.get(dy.shape)
+        let yp = y.data, dyp = dy.data, dp = d.data
+        parallelFor(dy.count, grain: 16_384) { range in
+            for i in range { dp[i] = yp[i] > 0 ? dyp[i] : 0 }
+        }
+        return d
+    }
+}

@@ -1,0 +1,139 @@
+@testable import NN
+import Tensors
+import TestSupport
+import XCTest
+
+/// The direct loop a convolution means, in Double: the reference the im2col + gemm path must match.
+private func referenceConv(_ x: Tensor, _ conv: Conv2d) -> Tensor {
+    let (n, h, w, cin) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    let (k, s, p, cout) = (conv.kernelHeight, conv.stride, conv.padding, conv.outChannels)
+    let oh = (h + 2 * p - k) / s + 1, ow = (w + 2 * p - k) / s + 1
+    let y = Tensor(zeros: [n, oh, ow, cout])
+    for i in 0..<n { for oy in 0..<oh { for ox in 0..<ow { for co in 0..<cout {
+        var acc = Double(conv.bias?.value[co] ?? 0)
+        for ky in 0..<k { for kx in 0..<k {
+            let iy = oy * s - p + ky, ix = ox * s - p + kx
+            guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
+            for ci in 0..<cin {
+                acc += Double(x[((i * h + iy) * w + ix) * cin + ci]) * Double(conv.weight.value[((co * k + ky) * k + kx) * cin + ci])
+            }
+        } }
+        y[((i * oh + oy) * ow + ox) * cout + co] = Float(acc)
+    } } } }
+    return y
+}
+
+/// The direct loop's adjoint: (dx, dW, db) for dy.
+private func referenceConvBackward(_ x: Tensor, _ dy: Tensor, _ conv: Conv2d) -> (dx: [Float], dW: [Float], db: [Float]) {
+    let (n, h, w, cin) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    let (k, s, p, cout) = (conv.kernelHeight, conv.stride, conv.padding, conv.outChannels)
+    let (oh, ow) = (dy.shape[1], dy.shape[2])
+    var dx = [Double](repeating: 0, count: x.count), dW = [Double](repeating: 0, count: conv.weight.count)
+    var db = [Double](repeating: 0, count: cout)
+    for i in 0..<n { for oy in 0..<oh { for ox in 0..<ow { for co in 0..<cout {
+        let g = Double(dy[((i * oh + oy) * ow + ox) * cout + co])
+        db[co] += g
+        for ky in 0..<k { for kx in 0..<k {
+            let iy = oy * s - p + ky, ix = ox * s - p + kx
+            guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
+            for ci in 0..<cin {
+                let xi = ((i * h + iy) * w + ix) * cin + ci, wi = ((co * k + ky) * k + kx) * cin + ci
+                dx[xi] += g * Double(conv.weight.value[wi])
+                dW[wi] += g * Double(x[xi])
+            }
+        } }
+    } } } }
+    return (dx.map(Float.init), dW.map(Float.init), db.map(Float.init))
+}
+
+final class Conv2dTests: XCTestCase {
+    /// (kernel, stride, padding, bias) covering 3x3, strided, 1x1 (both paths), 7x7 and an even kernel.
+    private let geometries = [(3, 1, 1, false), (3, 2, 1, true), (1, 1, 0, false), (1, 2, 0, false),
+                              (7, 2, 3, false), (2, 2, 0, true), (3, 1, 0, true)]
+
+    func testFastPathMatchesDirectLoopIncludingChunks() {
+        for (k, s, p, hasBias) in geometries {
+            for budget in [32 << 20, 1] {  // one chunk for the batch, and one image per chunk
+                let (conv, store) = build { Conv2d($0, name: "c", inChannels: 3, outChannels: 5, kernelSize: k,
+                                                   stride: s, padding: p, bias: hasBias) }
+                randomizeParameters(store, seed: 3)
+                conv.columnBudgetBytes = budget
+                let label = "k\(k) s\(s) p\(p) bias \(hasBias) budget \(budget)"
+                let x = randomTensor([3, 9, 8, 3], seed: 4)
+                let y = conv.forward(x, mode: .training)
+                let expected = referenceConv(x, conv)
+                XCTAssertEqual(y.shape, expected.shape, label)
+                assertClose(y.array, expected.array, rtol: 1e-4, atol: 1e-5, "forward \(label)")
+
+                let dy = randomTensor(y.shape, seed: 5)
+                store.zeroGrad()
+                let dx = conv.backward(dy)
+                let ref = referenceConvBackward(x, dy, conv)
+                assertClose(dx.array, ref.dx, rtol: 1e-4, atol: 1e-5, "dx \(label)")
+                assertClose(Array(UnsafeBufferPointer(start: conv.weight.grad, count: conv.weight.count)), ref.dW,
+                            rtol: 1e-4, atol: 1e-4, "dW \(label)")
+                if let bias = conv.bias {
+                    assertClose(Array(UnsafeBufferPointer(start: bias.grad, count: bias.count)), ref.db,
+                                rtol: 1e-4, atol: 1e-4, "db \(label)")
+                }
+            }
+        }
+    }
+
+    func testGradientsMatchFiniteDifferences() {
+        for (k, s, p, hasBias) in geometries {
+            let (conv, store) = build { Conv2d($0, name: "c", inChannels: 2, outChannels: 3, kernelSize: k,
+                                               stride: s, padding: p, bias: hasBias) }
+            randomizeParameters(store, seed: 6)
+            let x = randomTensor([2, 8, 7, 2], seed: 7)
+            checkGradients(store: store, input: x, forward: { conv.forward($0, mode: .training) },
+                           backward: { conv.backward($0) }, "conv k\(k) s\(s) p\(p)")
+        }
+    }
+
+    func testBackwardAccumulatesIntoParameterGradients() {
+        let (conv, store) = build { Conv2d($0, name: "c", inChannels: 2, outChannels: 3, kernelSize: 3, padding: 1, bias: true) }
+        let x = randomTensor([2, 5, 5, 2], seed: 8)
+        let dy = randomTensor([2, 5, 5, 3], seed: 9)
+        store.zeroGrad()
+        _ = conv.forward(x, mode: .training)
+        _ = conv.backward(dy)
+        let once = Array(UnsafeBufferPointer(start: store.grads, count: store.count))
+        _ = conv.forward(x, mode: .training)
+        _ = conv.backward(dy)
+        let twice = Array(UnsafeBufferPointer(start: store.grads, count: store.count))
+        assertClose(twice, once.map { 2 * $0 }, rtol: 1e-5, atol: 1e-6)
+    }
+
+    func testWithoutInputGradientParameterGradientsAreUnchanged() {
+        for (k, s, p, _) in geometries {
+            let (conv, store) = build { Conv2d($0, name: "c", inChannels: 2, outChannels: 3, kernelSize: k,
+                                               stride: s, padding: p) }
+            let x = randomTensor([2, 7, 7, 2], seed: 10)
+            let y = conv.forward(x, mode: .training)
+            let dy = randomTensor(y.shape, seed: 11)
+            store.zeroGrad()
+            _ = conv.backward(dy)
+            let full = Array(UnsafeBufferPointer(start: conv.weight.grad, count: conv.weight.count))
+            conv.needsInputGradient = false
+            _ = conv.forward(x, mode: .training)
+            store.zeroGrad()
+            XCTAssertEqual(conv.backward(dy).count, 0)
+            assertClose(Array(UnsafeBufferPointer(start: conv.weight.grad, count: conv.weight.count)), full,
+                        rtol: 1e-5, atol: 1e-6, "k\(k) s\(s)")
+        }
+    }
+
+    func testParameterNamesLayoutAndInitScale() {
+        let store = ParameterStore()
+        let conv = Conv2d(store, name: "layer1.0.conv1", inChannels: 16, outChannels: 32, kernelSize: 3, padding: 1)
+        store.finalize(seed: 1)
+        XCTAssertEqual(store.parameters.map(\.name), ["layer1.0.conv1.weight"])
+        XCTAssertEqual(conv.weight.shape, [32, 3, 3, 16])
+        XCTAssertEqual(conv.weight.exportShape, [32, 16, 3, 3])
+        // Kaiming normal, fan-out = 32·3·3: std sqrt(2/288).
+        let values = Array(UnsafeBufferPointer(start: conv.weight.value, count: conv.weight.count))
+        let std = (values.reduce(0) { $0 + Double($1 * $1) } / Double(values.count)).squareRoot()
+        XCTAssertEqual(std, (2.0 / 288).squareRoot(), accuracy: 0.1 * (2.0 / 288).squareRoot())
+    }
+}
