@@ -178,6 +178,11 @@ public final class Pretrainer {
         if rank == 0 {
             encoderPath = try writeEncoder(store: store, steps: current)
             log("encoder written to \(encoderPath!)")
+            do {
+                log("summary page: \(try RunReport.write(runDirectory: runDirectory).path)")
+            } catch {
+                log("warning: could not write the summary page: \(error)")
+            }
         }
         skipLog.finish()
         return PretrainSummary(steps: current, losses: losses, lastKNNAccuracy: knn,
