@@ -185,15 +185,22 @@ public final class BatchNorm: Layer, WorkspaceOwner {
         let xp = x.data, dyp = dy.data, yp = output.tensor!.data, relu = fusedReLU
         let mean = self.mean.data, invStd = self.invStd.data
 
-        // Σ dy' and Σ dy'·(x - mean), where dy' is dy through the fused ReLU.
+        // Σ dy' and Σ dy'·(x - mean), where dy' is dy through the fused ReLU (0 where y is not positive).
         let sums = reduction.reduce(rows: rows, channels: c, sums: 2) { range, acc in
             let s1 = acc, s2 = acc + c
             for r in range {
-                let o = r * c
-                for j in 0..<c {
-                    let g = relu && !(yp[o + j] > 0) ? 0 : dyp[o + j]
-                    s1[j] += Double(g)
-                    s2[j] += Double(g * (xp[o + j] - mean[j]))
+                let xr = xp + r * c, yr = yp + r * c, dyr = dyp + r * c
+                if relu {
+                    for j in 0..<c {
+                        let g = yr[j] > 0 ? dyr[j] : 0
+                        s1[j] += Double(g)
+                        s2[j] += Double(g * (xr[j] - mean[j]))
+                    }
+                } else {
+                    for j in 0..<c {
+                        s1[j] += Double(dyr[j])
+                        s2[j] += Double(dyr[j] * (xr[j] - mean[j]))
+                    }
                 }
             }
         }
@@ -227,10 +234,16 @@ public final class BatchNorm: Layer, WorkspaceOwner {
         let dxp = dx.data
         parallelFor(rows, grain: Swift.max(1, 16_384 / c)) { range in
             for r in range {
-                let o = r * c
-                for j in 0..<c {
-                    let g = relu && !(yp[o + j] > 0) ? 0 : dyp[o + j]
-                    dxp[o + j] = scale[j] * g + coefX[j] * (xp[o + j] - mean[j]) + coefConst[j]
+                let xr = xp + r * c, yr = yp + r * c, dyr = dyp + r * c, dxr = dxp + r * c
+                if relu {
+                    for j in 0..<c {
+                        let g = yr[j] > 0 ? dyr[j] : 0
+                        dxr[j] = scale[j] * g + coefX[j] * (xr[j] - mean[j]) + coefConst[j]
+                    }
+                } else {
+                    for j in 0..<c {
+                        dxr[j] = scale[j] * dyr[j] + coefX[j] * (xr[j] - mean[j]) + coefConst[j]
+                    }
                 }
             }
         }

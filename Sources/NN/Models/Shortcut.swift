@@ -1,0 +1,33 @@
+import Tensors
+
+/// The part both block kinds share: the shortcut and the join.
+final class Shortcut: WorkspaceOwner {
+    let downsample: ConvBN?
+    let join = ResidualReLU()
+
+    /// Registers `prefix.downsample.0` / `.1` when the block changes the shape (stride or channels).
+    init(_ store: ParameterStore, prefix: String, inChannels: Int, outChannels: Int, stride: Int) {
+        downsample = stride != 1 || inChannels != outChannels
+            ? ConvBN(store, conv: qualified(prefix, "downsample.0"), bn: qualified(prefix, "downsample.1"),
+                     inChannels: inChannels, outChannels: outChannels, kernelSize: 1, stride: stride, relu: false)
+            : nil
+    }
+
+    var workspaceTensors: [Tensor] { (downsample?.workspaceTensors ?? []) + join.workspaceTensors }
+
+    /// main: the main path's output, x: the block's input -> max(0, main + shortcut(x))
+    func forward(main: Tensor, x: Tensor, mode: Mode) -> Tensor {
+        join.forward(main, downsample?.forward(x, mode: mode) ?? x)
+    }
+
+    /// The gradient entering the main path (from dy of the block's output).
+    func backwardJoin(_ dy: Tensor) -> Tensor { join.backward(dy) }
+
+    /// Adds the shortcut's input gradient (for `dSum`, the join's gradient) into `dx`, the main
+    /// path's input gradient, which the block owns through its first convolution.
+    func addInputGradient(_ dSum: Tensor, into dx: Tensor) {
+        let dShort = downsample?.backward(dSum) ?? dSum
+        precondition(dShort.shape == dx.shape, "ResidualBlock: shortcut gradient \(dShort.shape) vs \(dx.shape)")
+        axpy(dx.count, 1, dShort.data, dx.data)
+    }
+}
