@@ -22,15 +22,17 @@
 #   mpirun --hostfile $hostfile --mca plm_rsh_agent $agent --mca btl tcp,self \
 #          --mca btl_tcp_if_include $subnet --mca oob_tcp_if_include $subnet --mca mpi_yield_when_idle 1 ...
 #
-# Every host sees the same file system, so paths are the same everywhere. Files written by `up`
-# (hostfile, agent) live in $state (see below). Without ssh on PATH, export OMPI_MCA_plm_rsh_agent=
-# only for single-machine runs; here the agent is given explicitly.
+# Add `--mca oob_tcp_keepalive_time 5 --mca oob_tcp_keepalive_intvl 2 --mca oob_tcp_keepalive_probes 3`
+# when a test cuts a cable: without keepalives mpirun waits for a lost host forever.
+# Every host sees the same file system, so paths are the same everywhere. The files written by
+# `up` (hostfile, agent) live in /tmp/PREFIX. No ssh is involved: the agent is `ip netns exec`.
 #
 # Settings (environment): SIMCLR_NETNS_PREFIX (default simclr-netns) names the namespaces
 # PREFIX-br, PREFIX-0, PREFIX-1 ..., the hosts PREFIX-host0 ..., and the state folder
 # /tmp/PREFIX; use different prefixes for sets that exist at the same time. SIMCLR_NETNS_SUBNET
 # (default 10.213.7) is the /24 the hosts are numbered in (.1, .2, ...); it exists only inside the
-# namespaces, so it cannot disturb the machine's own network. SIMCLR_NETNS_HOSTS (default 2).
+# namespaces, so it cannot disturb the machine's own network. SIMCLR_NETNS_HOSTS (default 2) is
+# the number of hosts, SIMCLR_NETNS_SLOTS (default 1) the ranks per host in the hostfile.
 #
 # Nothing here touches the root namespace's interfaces or routes: the bridge lives in a namespace
 # of its own and every veth pair is created directly between namespaces.
@@ -39,6 +41,7 @@ set -euo pipefail
 prefix=${SIMCLR_NETNS_PREFIX:-simclr-netns}
 subnet=${SIMCLR_NETNS_SUBNET:-10.213.7}
 count=${SIMCLR_NETNS_HOSTS:-2}
+slots=${SIMCLR_NETNS_SLOTS:-1}
 state=/tmp/$prefix
 bridge_ns=$prefix-br
 self=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")
@@ -111,7 +114,7 @@ up() {
         ip -n "$bridge_ns" link set "port$i" up
         ip -n "$ns" addr add "$(host_address "$i")/24" dev eth0
         ip -n "$ns" link set eth0 up
-        printf '%s slots=1\n' "$(host_address "$i")" >>"$state/hostfile"
+        printf '%s slots=%s\n' "$(host_address "$i")" "$slots" >>"$state/hostfile"
     done
 
     # mpirun calls the agent as `AGENT HOST CMD...`; this one carries the settings of this set.

@@ -27,6 +27,8 @@ final class TwoHostTests: XCTestCase {
                                          environment: scriptEnvironment, timeout: 20)
         if probe.status != 0 { try skip("cannot create a network namespace: \(probe.output)") }
 
+        try removeSetsOfDeadRuns()
+
         let up = try ChildProcess.run([script, "up"], environment: scriptEnvironment, timeout: 30)
         isUp = true
         guard up.status == 0 else { throw CommCheckBinary.Failure("netns_hosts.sh up failed:\n\(up.output)") }
@@ -49,6 +51,25 @@ final class TwoHostTests: XCTestCase {
             XCTAssertEqual(down?.status, 0, "netns_hosts.sh down failed: \(down?.output ?? "")")
         }
         super.tearDown()
+    }
+
+    /// Deletes namespaces left by an earlier run of this suite that crashed before its tearDown
+    /// (their names carry the pid of a process that no longer exists).
+    private func removeSetsOfDeadRuns() throws {
+        let list = try ChildProcess.run(["ip", "netns", "list"], environment: scriptEnvironment, timeout: 10)
+        var deadPrefixes = Set<String>()
+        for line in list.output.split(separator: "\n") {
+            let name = line.split(separator: " ").first.map(String.init) ?? ""
+            guard name.hasPrefix("simclr-t"), let dash = name.dropFirst(8).firstIndex(of: "-"),
+                  let pid = Int32(name[name.index(name.startIndex, offsetBy: 8)..<dash]),
+                  pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            deadPrefixes.insert(String(name[..<dash]))
+        }
+        for dead in deadPrefixes {
+            var env = scriptEnvironment
+            env["SIMCLR_NETNS_PREFIX"] = dead
+            _ = try ChildProcess.run([script, "down"], environment: env, timeout: 30)
+        }
     }
 
     private func skip(_ reason: String) throws -> Never {
