@@ -1,5 +1,6 @@
 import Distributed
 import Foundation
+import TestSupport
 import XCTest
 
 /// `simclr-commcheck` under real mpirun runs on this machine: every collective on known data with
@@ -12,10 +13,10 @@ final class MPIRunTests: XCTestCase {
 
     func mpirun(np: Int, oversubscribe: Bool = false, _ arguments: [String], timeout: Double = 60,
                 file: StaticString = #filePath, line: UInt = #line) throws -> (status: Int32, seconds: Double, output: String) {
-        let binary = try CommCheckBinary.path()
+        let binary = try BuiltProduct.path("simclr-commcheck")
         let command = ["mpirun", "-np", "\(np)"] + (oversubscribe ? ["--oversubscribe"] : []) + localOptions
             + [binary] + arguments
-        return try ChildProcess.run(command, environment: CommCheckBinary.mpiEnvironment(), timeout: timeout,
+        return try ChildProcess.run(command, environment: BuiltProduct.mpiEnvironment(), timeout: timeout,
                                     file: file, line: line)
     }
 
@@ -29,8 +30,8 @@ final class MPIRunTests: XCTestCase {
     }
 
     func testAPlainRunIsOneProcessWithoutMPI() throws {
-        let binary = try CommCheckBinary.path()
-        let result = try ChildProcess.run([binary], environment: CommCheckBinary.plainEnvironment(), timeout: 60)
+        let binary = try BuiltProduct.path("simclr-commcheck")
+        let result = try ChildProcess.run([binary], environment: BuiltProduct.plainEnvironment(), timeout: 60)
         assertAllRanksOK(result, size: 1)
     }
 

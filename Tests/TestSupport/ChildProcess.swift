@@ -3,14 +3,14 @@ import XCTest
 
 /// A process started by a test, its standard output and error going to one temporary file (not a
 /// pipe: an orphaned MPI daemon that keeps a pipe open would make reading to the end hang).
-final class ChildProcess {
-    let process = Process()
-    let outputURL: URL
-    let started = Date()
-    let commandLine: String
+public final class ChildProcess {
+    public let process = Process()
+    public let outputURL: URL
+    public let started = Date()
+    public let commandLine: String
 
     /// Starts `arguments[0]` (searched on PATH) with the other arguments.
-    init(_ arguments: [String], environment: [String: String]) throws {
+    public init(_ arguments: [String], environment: [String: String]) throws {
         outputURL = FileManager.default.temporaryDirectory
             .appendingPathComponent("simclr-distributed-\(getpid())-\(UUID().uuidString).log")
         _ = FileManager.default.createFile(atPath: outputURL.path, contents: nil)
@@ -32,13 +32,13 @@ final class ChildProcess {
     }
 
     /// Everything written so far.
-    var output: String {
+    public var output: String {
         (try? String(contentsOf: outputURL, encoding: .utf8)) ?? ""
     }
 
     /// Waits until `text` appears `times` times in the output; false if the process ends first or
     /// `timeout` seconds pass.
-    func waitForOutput(_ text: String, times: Int = 1, timeout: Double) -> Bool {
+    public func waitForOutput(_ text: String, times: Int = 1, timeout: Double) -> Bool {
         let end = Date(timeIntervalSinceNow: timeout)
         while Date() < end {
             if output.components(separatedBy: text).count - 1 >= times { return true }
@@ -50,7 +50,7 @@ final class ChildProcess {
 
     /// Waits for the exit; returns its status and the seconds since the start, or nil (after
     /// stopping the process) if it runs longer than `timeout` seconds.
-    func wait(timeout: Double) -> (status: Int32, seconds: Double)? {
+    public func wait(timeout: Double) -> (status: Int32, seconds: Double)? {
         let end = Date(timeIntervalSinceNow: timeout)
         while process.isRunning && Date() < end { usleep(20_000) }
         if process.isRunning {
@@ -61,7 +61,7 @@ final class ChildProcess {
     }
 
     /// SIGTERM (mpirun forwards it to its ranks), then SIGKILL if that is not enough.
-    func stop() {
+    public func stop() {
         process.terminate()
         let end = Date(timeIntervalSinceNow: 3)
         while process.isRunning && Date() < end { usleep(20_000) }
@@ -70,7 +70,7 @@ final class ChildProcess {
     }
 
     /// Runs to the end; fails the test (with the output) if it takes longer than `timeout` seconds.
-    static func run(_ arguments: [String], environment: [String: String], timeout: Double,
+    public static func run(_ arguments: [String], environment: [String: String], timeout: Double,
                     file: StaticString = #filePath, line: UInt = #line) throws -> (status: Int32, seconds: Double, output: String) {
         let child = try ChildProcess(arguments, environment: environment)
         guard let (status, seconds) = child.wait(timeout: timeout) else {

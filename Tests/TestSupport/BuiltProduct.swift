@@ -1,23 +1,23 @@
 import Foundation
 import XCTest
 
-/// Finds (or builds) `simclr-commcheck` and the environment for running it under mpirun.
-enum CommCheckBinary {
-    static let name = "simclr-commcheck"
+/// Finds (or builds) the package's executables (`simclr`, `simclr-commcheck`) and the environments
+/// for running them alone or under mpirun.
+public enum BuiltProduct {
 
     /// The package's root folder, from this file's place in it (Tests/DistributedTests/).
-    static let packageRoot = URL(fileURLWithPath: #filePath)
+    public static let packageRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     private static let lock = NSLock()
-    nonisolated(unsafe) private static var found: String?
+    nonisolated(unsafe) private static var found: [String: String] = [:]
 
     /// The binary's path: in `$SIMCLR_BIN_DIR`, else beside the test bundle (SwiftPM puts every
     /// product of a build in one folder), else built now with `swift build --product`.
-    static func path() throws -> String {
+    public static func path(_ name: String) throws -> String {
         lock.lock()
         defer { lock.unlock() }
-        if let found { return found }
+        if let hit = found[name] { return hit }
         var folders: [URL] = []
         if let dir = ProcessInfo.processInfo.environment["SIMCLR_BIN_DIR"], !dir.isEmpty {
             folders.append(URL(fileURLWithPath: dir))
@@ -28,11 +28,11 @@ enum CommCheckBinary {
         }
         let fm = FileManager.default
         if let hit = folders.map({ $0.appendingPathComponent(name).path }).first(where: fm.isExecutableFile(atPath:)) {
-            found = hit
+            found[name] = hit
             return hit
         }
-        let built = try buildWithSwiftPM()
-        found = built
+        let built = try buildWithSwiftPM(name)
+        found[name] = built
         return built
     }
 
@@ -41,7 +41,7 @@ enum CommCheckBinary {
     /// `swift build --product simclr-commcheck`. Under `swift test` the build folder is locked by
     /// the test command itself, so this only helps when the tests run some other way; there it
     /// fails at once with what to do instead of waiting for the lock.
-    private static func buildWithSwiftPM() throws -> String {
+    private static func buildWithSwiftPM(_ name: String) throws -> String {
         let swift = ["swift", "build", "--package-path", packageRoot.path]
         let advice = "build it first (`swift build --build-tests` or `swift build --product \(name)`), "
             + "or set SIMCLR_BIN_DIR to the folder that holds it"
@@ -66,7 +66,7 @@ enum CommCheckBinary {
     /// The environment for mpirun: this one without the variables of an enclosing MPI job,
     /// allowed to run as root, and without ssh when there is none (the runs are local or use the
     /// namespace agent).
-    static func mpiEnvironment() -> [String: String] {
+    public static func mpiEnvironment() -> [String: String] {
         var env = ProcessInfo.processInfo.environment.filter { key, _ in
             !(key.hasPrefix("OMPI_") || key.hasPrefix("PMIX_") || key.hasPrefix("PMI_"))
         }
@@ -79,14 +79,14 @@ enum CommCheckBinary {
     }
 
     /// The environment of a plain run (no mpirun): no MPI variables at all.
-    static func plainEnvironment() -> [String: String] {
+    public static func plainEnvironment() -> [String: String] {
         ProcessInfo.processInfo.environment.filter { key, _ in
             !(key.hasPrefix("OMPI_") || key.hasPrefix("PMIX_") || key.hasPrefix("PMI_"))
         }
     }
 
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
-        init(_ description: String) { self.description = description }
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+        public init(_ description: String) { self.description = description }
     }
 }
