@@ -111,7 +111,7 @@ struct BenchStep: ParsableCommand {
             guard comm.rank == 0 else { return }
             for r in results {
                 emit([("mode", r.mode), ("images_per_second", r.imagesPerSecond), ("ranks", r.ranks),
-                      ("threads", Threads.count), ("arch", arch), ("width", width), ("image_size", imageSize),
+                      ("threads", Threads.count), ("blas", BLASKernel.coreName), ("arch", arch), ("width", width), ("image_size", imageSize),
                       ("batch", batchSize), ("communication_share", r.communicationShare),
                       ("peak_rss_mb", r.peakResidentMegabytes),
                       ("step_seconds", r.stepSeconds.map { ($0 * 1000).rounded() / 1000 })], json: json)

@@ -1,9 +1,17 @@
 import ArgumentParser
+import Tensors
 
-@main
 struct SimCLR: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "simclr",
         abstract: "Self-supervised image embeddings (SimCLR) on CPUs, on one machine or many.",
         subcommands: [Pretrain.self, Report.self, Bench.self])
+}
+
+@main
+enum Entry {
+    static func main() {
+        BLASKernel.restartWithBetterKernelsIfNeeded()
+        SimCLR.main()
+    }
 }
