@@ -129,6 +129,35 @@ final class PretrainerTests: XCTestCase {
         XCTAssertEqual(summary.steps, 1)
     }
 
+    /// An ImageFolder with train/ and test/ splits of two easily told apart classes.
+    func writeImageFolder(perClass: Int) throws -> URL {
+        let data = folder.appendingPathComponent("split-images")
+        let synthetic = SyntheticDataset(count: 4 * perClass, classes: 2, size: 20, seed: 2)
+        for k in 0..<(4 * perClass) {
+            let split = k < 2 * perClass ? "train" : "test"
+            let dir = data.appendingPathComponent("\(split)/class\(synthetic.label(at: k))")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            try Data(JPEGDecoder.encode(try synthetic.image(at: k))).write(to: dir.appendingPathComponent("\(k).jpg"))
+        }
+        return data
+    }
+
+    func testTheKNNMonitorIsLoggedEveryEpoch() throws {
+        let data = try writeImageFolder(perClass: 8)
+        let out = folder.appendingPathComponent("knn")
+        var config = Self.config(out: out, steps: nil, data: data.path, format: "imagefolder")
+        config.knnEvery = 1
+        let summary = try run(config)
+        XCTAssertEqual(summary.steps, 4)   // 16 training images, batches of 8, 2 epochs
+        let lines = try String(contentsOf: out.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+            .split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        let knn = lines.compactMap { $0["knn_top1"] as? Double }
+        XCTAssertEqual(knn.count, 2)
+        XCTAssertTrue(knn.allSatisfy { (0...1).contains($0) })
+        XCTAssertEqual(knn.last, summary.lastKNNAccuracy)
+        XCTAssertEqual(lines.compactMap { $0["epoch"] as? Int }.last, 2)
+    }
+
     func testEncoderFileHasTorchvisionNamesAndTheModelInItsMetadata() throws {
         let out = folder.appendingPathComponent("run")
         _ = try run(Self.config(out: out, steps: 1))

@@ -270,7 +270,7 @@ public final class Pretrainer {
         let transform = EvaluationTransform(size: config.model.imageSize, normalization: config.model.normalization)
         let (bank, bankLabels) = try FeatureExtractor.features(of: memory, encoder: encoder, transform: transform)
         let (q, qLabels) = try FeatureExtractor.features(of: queries, encoder: encoder, transform: transform)
-        let classifier = try KNNClassifier()
+        let classifier = try KNNClassifier(k: min(20, memory.count))
         try classifier.fit(features: bank, labels: bankLabels, classes: max(memory.classNames.count, 1))
         return try classifier.evaluate(queries: q, labels: qLabels).top1
     }
