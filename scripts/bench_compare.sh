@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Side-by-side throughput of simclr and the PyTorch reference (../shared/perf), alternating the two
+# in one run so both see the same machine load. Prints one line per configuration with the ratio.
+#
+#   scripts/bench_compare.sh [ROUNDS]        (needs /tmp/torch-ref, see ../shared/perf/README.md)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+perf="$root/../shared/perf"
+python=${TORCH_PYTHON:-/tmp/torch-ref/bin/python}
+rounds=${1:-2}
+[ -x "$python" ] || { echo "no PyTorch at $python (python3 -m venv /tmp/torch-ref && /tmp/torch-ref/bin/pip install torch torchvision)" >&2; exit 1; }
+cd "$root"
+swift build -c release --product simclr >/dev/null
+simclr="$(swift build -c release --show-bin-path)/simclr"
+
+# name | simclr bench step arguments | bench_train.py arguments
+configs=(
+  "r18c forward b256|--arch resnet18 --stem cifar --image-size 32 --batch-size 256|--model r18c --mode fwd --batch 256 --in-ch 3 --size 32"
+  "r18c supervised b256|--arch resnet18 --stem cifar --image-size 32 --batch-size 256|--model r18c --mode train --batch 256 --in-ch 3 --size 32"
+  "r18c SimCLR b256|--arch resnet18 --stem cifar --image-size 32 --batch-size 256 --simclr|--model r18c --mode simclr --batch 256 --in-ch 3 --size 32"
+  "r18c/2 1x28 SimCLR b256|--arch resnet18 --stem cifar --width 0.5 --channels 1 --image-size 28 --batch-size 256 --simclr|--model r18c_half --mode simclr --batch 256 --in-ch 1 --size 28"
+  "r50 forward b16|--arch resnet50 --stem imagenet --image-size 224 --batch-size 16|--model r50 --mode fwd --batch 16 --in-ch 3 --size 224"
+)
+for config in "${configs[@]}"; do
+  IFS='|' read -r name ours theirs <<<"$config"
+  mode=forward; case "$theirs" in *"--mode train"*) mode=train ;; *"--mode simclr"*) mode=simclr ;; esac
+  for round in $(seq "$rounds"); do
+    a=$("$simclr" bench step $ours --iterations 3 --warmup 1 --json | python3 -c "
+import json,sys
+for l in sys.stdin:
+    r=json.loads(l)
+    if r['mode']=='$mode': print(r['images_per_second'])")
+    b=$(cd "$perf" && "$python" bench_train.py $theirs --threads 2 --channels-last --iters 3 --warmup 1 | python3 -c "
+import json,sys; print(json.loads(sys.stdin.readlines()[-1])['img_per_s_median'])")
+    python3 -c "print(f'{\"$name\":28s} round $round  simclr {$a:8.2f} img/s  pytorch {$b:8.2f} img/s  ratio {$a/$b:5.2f}')"
+  done
+done
