@@ -132,6 +132,34 @@ final class SweepTests: XCTestCase {
         XCTAssertEqual(csv[2], ["random", "0.5", "0.5", "0.99", "0.5", "0.7", "2.5", "finished"])
     }
 
+    /// SIGTERM to the sweep ends the running cell with everything it started, and the sweep exits 130.
+    func testAStopSignalEndsTheRunningCellAndWhatItStarted() throws {
+        let slow = folder.appendingPathComponent("slow.sh")
+        let pidFile = folder.appendingPathComponent("sleep.pid")
+        try """
+        #!/bin/sh
+        sleep 30 &
+        echo $! > "\(pidFile.path)"
+        wait
+        """.write(to: slow, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: slow.path)
+        let sweep = try ChildProcess([try BuiltProduct.path("simclr"), "sweep", "--grid", "lr=1,2", "--models", "random",
+                                      "--finetune-command", slow.path, "--out", folder.appendingPathComponent("out").path],
+                                     environment: BuiltProduct.plainEnvironment())
+        let deadline = Date(timeIntervalSinceNow: 30)
+        while !FileManager.default.fileExists(atPath: pidFile.path) && Date() < deadline { usleep(20_000) }
+        usleep(100_000)
+        let sleeper = try XCTUnwrap(Int32(String(contentsOf: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        sweep.process.terminate()
+        let ended = try XCTUnwrap(sweep.wait(timeout: 20), sweep.output)
+        XCTAssertEqual(ended.status, 130, sweep.output)
+        XCTAssertTrue(sweep.output.contains("random-lr=1 interrupted"), sweep.output)
+        XCTAssertFalse(sweep.output.contains("running random-lr=2"), sweep.output)
+        // The grandchild is gone (or a zombie waiting for init to reap it).
+        let stat = (try? String(contentsOfFile: "/proc/\(sleeper)/stat", encoding: .utf8)) ?? ""
+        XCTAssertTrue(stat.isEmpty || stat.contains(") Z "), stat)
+    }
+
     func testGridAndModelsAreParsedAndCheckedBeforeAnythingRuns() throws {
         let weights = folder.appendingPathComponent("a.safetensors")
         try Data().write(to: weights)

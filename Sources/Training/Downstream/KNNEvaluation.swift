@@ -73,10 +73,13 @@ public struct KNNEvaluation {
         return try evaluate(memory: bank, queries: q, classNames: memory.classNames, k: k, temperature: temperature)
     }
 
+    /// The temperature as the Double its shortest Float text reads as (0.07, not 0.07000000029802322).
+    var decimalTemperature: Double { Double("\(temperature)") ?? Double(temperature) }
+
     /// The numbers of `summary.json`.
     public var summary: [String: Any] {
         ["knn_top1": top1, "knn_top5": top5, "mean_per_class_accuracy": report.meanPerClassAccuracy,
-         "k": k, "temperature": Double(temperature), "memory_images": memoryCount, "query_images": queryCount,
+         "k": k, "temperature": decimalTemperature, "memory_images": memoryCount, "query_images": queryCount,
          "feature_dimension": featureDimension]
     }
 
@@ -98,7 +101,7 @@ public struct KNNEvaluation {
             var config = settings
             config["command"] = "knn"
             config["k"] = k
-            config["temperature"] = Double(temperature)
+            config["temperature"] = decimalTemperature
             try AtomicFile.write(try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys]),
                                  to: configURL)
             try report.writeText(to: directory.appendingPathComponent("report.txt"), digits: 4)

@@ -139,37 +139,18 @@ public final class SweepRunner {
     /// Runs one cell; nil when it exited with status 0, "interrupted" when a stop signal ended it,
     /// otherwise why it failed.
     func runChild(arguments: [String], logURL: URL, stop: StopSignal?) -> String? {
-        let process = Process()
-        let program = command[0].contains("/") ? command[0] : (Self.searchPath(command[0]) ?? command[0])
-        process.executableURL = URL(fileURLWithPath: program)
-        process.arguments = Array(command.dropFirst()) + arguments
-        _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
-        guard let output = try? FileHandle(forWritingTo: logURL) else { return "cannot write \(logURL.path)" }
-        defer { try? output.close() }
-        output.write(Data(("$ " + ([program] + process.arguments!).joined(separator: " ") + "\n").utf8))
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
+        let words = command + arguments
         do {
-            try process.run()
+            try AtomicFile.write(Data(("$ " + words.joined(separator: " ") + "\n").utf8), to: logURL)
         } catch {
-            return "cannot start \(program): \(error.localizedDescription)"
+            return "cannot write \(logURL.path): \(error)"
         }
-        var forwarded = false
-        while process.isRunning {
-            // An unfinished cell is run afresh next time, so the child need not finish its step.
-            if !forwarded, stop?.signalName != nil {
-                process.terminate()
-                forwarded = true
-            }
-            usleep(50_000)
-        }
-        process.waitUntilExit()
-        if forwarded || stop?.signalName != nil { return "interrupted" }
-        switch process.terminationReason {
-        case .exit where process.terminationStatus == 0: return nil
-        case .exit: return "exit status \(process.terminationStatus)"
-        default: return "killed by signal \(process.terminationStatus)"
+        switch SweepChild.run(command[0], arguments: Array(words.dropFirst()), log: logURL, stop: stop) {
+        case .exited(0): return nil
+        case .exited(let status): return "exit status \(status)"
+        case .signalled(let signal): return "killed by signal \(signal)"
+        case .interrupted: return "interrupted"
+        case .notStarted(let why): return why
         }
     }
 
