@@ -135,6 +135,21 @@ final class WeightImportTests: XCTestCase {
         XCTAssertTrue(encoder.messages[0].contains("no simclr.model metadata: a resnet18 (width 0.0625, cifar stem, 3 channel(s))"),
                       encoder.messages[0])
 
+        // A prefix no tool strips, and metadata that is not a model description.
+        let moco = folder.appendingPathComponent("moco.safetensors")
+        try TestEncoders.write(to: moco, metadataSpec: nil, prefix: "encoder_q.")
+        XCTAssertThrowsError(try EmbeddingEncoder(weights: moco.path, overrides: .init(normalize: "none"))) {
+            XCTAssertTrue("\($0)".contains("no conv1.weight among its 120 tensors"), "\($0)")
+            XCTAssertTrue("\($0)".contains("convert it with scripts/convert_torch_checkpoint.py"), "\($0)")
+        }
+        var broken = try SafeTensors(contentsOf: url)
+        broken.metadata["simclr.model"] = "{\"arch\": 18"
+        let brokenURL = folder.appendingPathComponent("broken.safetensors")
+        try broken.write(to: brokenURL)
+        XCTAssertThrowsError(try EmbeddingEncoder(weights: brokenURL.path, overrides: .init(normalize: "none"))) {
+            XCTAssertTrue("\($0)".contains("metadata cannot be read"), "\($0)")
+        }
+
         // ResNet-50 and ResNet-34 shapes.
         for (arch, stem) in [("resnet50", "imagenet"), ("resnet34", "imagenet")] {
             let spec = ModelSpec(arch: arch, width: 0.0625, stem: stem, inputChannels: 1, imageSize: 32, mean: [], std: [])

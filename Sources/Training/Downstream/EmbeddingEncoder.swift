@@ -56,13 +56,14 @@ public final class EmbeddingEncoder {
             throw TrainingError.invalidOption(
                 "--normalize auto is not available here: a pretrained encoder needs the normalisation it was trained with (none, imagenet or MEAN/STD)")
         }
-        // The fallback is never used as is: whether the file had metadata decides below.
-        var pretrained = try PretrainedEncoder.open(path, fallback: ModelSpec(
-            arch: "resnet18", width: 1, stem: "imagenet", inputChannels: 3, imageSize: 224, mean: [], std: []))
+        // A fallback no file can hold tells whether the spec came from the file's metadata.
+        let unknown = ModelSpec(arch: "", width: 1, stem: "", inputChannels: 0, imageSize: 0, mean: [], std: [])
+        var pretrained = try PretrainedEncoder.open(path, fallback: unknown)
         var messages: [String] = []
-        let hasMetadata = pretrained.file.metadata["simclr.model"] != nil || pretrained.file.metadata["simclr.config"] != nil
-        if hasMetadata {
+        if pretrained.spec != unknown {
             pretrained.spec = try Self.applying(overrides, to: pretrained.spec, path: path, messages: &messages)
+        } else if pretrained.file.metadata["simclr.model"] != nil || pretrained.file.metadata["simclr.config"] != nil {
+            throw TrainingError.invalidOption("\(path): its simclr.model metadata cannot be read as a model description")
         } else {
             pretrained.spec = try Self.foreignSpec(pretrained.file, overrides: overrides, path: path, messages: &messages)
         }
@@ -188,8 +189,8 @@ public final class EmbeddingEncoder {
             }
             guard let conv1 = stripped["conv1.weight"], let shape = info(conv1), shape.count == 4 else {
                 throw TrainingError.invalidOption(
-                    "\(path) holds no ResNet: no conv1.weight of 4 dimensions among its \(names.count) tensors "
-                    + "(first names: \(StateDict.summarize(names)))")
+                    "\(path) holds no ResNet under torchvision's names: no conv1.weight among its \(names.count) tensors "
+                    + "(\(StateDict.summarize(names))); convert it with scripts/convert_torch_checkpoint.py")
             }
             switch shape[2] {
             case 7: stem = "imagenet"
