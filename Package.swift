@@ -49,7 +49,8 @@ let package = Package(
         .testTarget(name: "ImagesTests", dependencies: ["Images", "TestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"],
+                    resources: [.copy("Fixtures")]),
     ],
     // Numeric kernels share raw pointers across worker threads by design; Swift 5 mode keeps the
     // data-race checker from demanding Sendable wrappers around every one of them.
