@@ -5,5 +5,5 @@ struct SimCLR: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "simclr",
         abstract: "Self-supervised image embeddings (SimCLR) on CPUs, on one machine or many.",
-        subcommands: [Pretrain.self, Report.self, Bench.self])
+        subcommands: [Pretrain.self, Finetune.self, Evaluate.self, Report.self, Bench.self])
 }
