@@ -91,10 +91,14 @@ final class FineTuneTests: XCTestCase {
         return url
     }
 
-    /// IDX files of synthetic RGB shapes, 16 px: `train-*` and, unless `test` is nil, `t10k-*`
-    /// (its labels rotated by one class with `scrambleTest`).
+    /// IDX files of synthetic RGB shapes, 16 px, in `folder/name`: `train-*` and, unless `test` is
+    /// nil, `t10k-*` (its labels rotated by one class with `scrambleTest`).
     func idx(_ name: String, train: Int, test: Int?, classes: Int = 4, scrambleTest: Bool = false) throws -> String {
-        let dir = folder.appendingPathComponent(name)
+        try Self.writeIDX(folder.appendingPathComponent(name), train: train, test: test, classes: classes,
+                          scrambleTest: scrambleTest)
+    }
+
+    static func writeIDX(_ dir: URL, train: Int, test: Int?, classes: Int = 4, scrambleTest: Bool = false) throws -> String {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         func write(_ prefix: String, _ split: DatasetSplit, _ count: Int, scramble: Bool) throws {
             let set = SyntheticDataset(count: count, classes: classes, size: 16, channels: 3, seed: 21, split: split)
