@@ -43,7 +43,7 @@ struct Finetune: ParsableCommand {
 
     @Option(help: "linear (fc) or mlp (fc.0, ReLU, fc.2).")
     var head = "linear"
-    @Option(help: "Hidden width of the mlp head.")
+    @Option(help: "Hidden width of the mlp head (default 512).")
     var headHidden: Int?
 
     @Option(help: "adam, sgd (momentum 0.9) or lbfgs (logistic regression on cached features: linear mode, --augment none).")

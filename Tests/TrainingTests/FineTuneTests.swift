@@ -399,6 +399,24 @@ final class FineTuneTests: XCTestCase {
         XCTAssertEqual(after["fc.bias"], probe.bias.array)
     }
 
+    func testEvaluateRebuildsTheHeldOutTestPartOfDataWithoutATestSplit() throws {
+        let data = try idx("notest", train: 60, test: nil)
+        let summary = try run(config("holdout", mode: "linear", weights: try encoderFile(), data: data, epochs: 1))
+        XCTAssertEqual(summary.test.count, 12)   // a fifth of each class's 15
+        let best = folder.appendingPathComponent("holdout/checkpoints/best.safetensors").path
+        var lines: [String] = []
+        let (_, result) = try ClassifierEvaluator.evaluate(weights: best, data: data, format: .idx, split: .test,
+                                                           communicator: SingleProcessCommunicator(), log: { lines.append($0) })
+        XCTAssertTrue(lines.contains { $0.contains("held out") }, "\(lines)")
+        XCTAssertEqual(result.report.text(digits: ClassifierResult.digits),
+                       try String(contentsOf: folder.appendingPathComponent("holdout/report.txt"), encoding: .utf8))
+        // A file that is not a classifier is refused in one line.
+        XCTAssertThrowsError(try ClassifierEvaluator.evaluate(weights: try encoderFile().path, data: data, format: .idx,
+                                                              split: .test, communicator: SingleProcessCommunicator())) {
+            XCTAssertTrue("\($0)".contains("is not a classifier saved by"), "\($0)")
+        }
+    }
+
     func testAStoppedRunResumesMidEpochOnTheSameTrajectory() throws {
         let data = try idx("resume", train: 48, test: 8)
         let straight = config("straight", mode: "full", weights: nil, data: data, batch: 16, epochs: 3)

@@ -68,12 +68,6 @@ public final class Classifier {
     /// The stores holding every tensor, each once.
     var stores: [ParameterStore] { isJoint ? [encoderStore] : [encoderStore, headStore] }
 
-    /// x: [N, H, W, C] -> features h: [N, F] (valid until the encoder's next forward).
-    public func features(_ x: Tensor, mode: Mode) -> Tensor { encoder.forward(x, mode: mode) }
-
-    /// x: [N, H, W, C] -> logits: [N, K], both parts in `mode`.
-    public func logits(_ x: Tensor, mode: Mode) -> Tensor { head.forward(encoder.forward(x, mode: mode), mode: mode) }
-
     /// Makes every rank hold rank 0's parameters and buffers.
     func broadcast(_ comm: Communicator) {
         guard comm.size > 1 else { return }

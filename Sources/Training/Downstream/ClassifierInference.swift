@@ -5,10 +5,10 @@ import Tensors
 
 /// What a classifier makes of a whole dataset, rows in the dataset's order: `logits: [N, K]`,
 /// encoder `features: [N, F]` (each when asked for) and the labels of the images actually read.
-public struct ClassifierOutputs {
-    public var logits: Tensor?
-    public var features: Tensor?
-    public var labels: [Int]
+struct ClassifierOutputs {
+    var logits: Tensor?
+    var features: Tensor?
+    var labels: [Int]
 }
 
 /// Runs a classifier in evaluation mode (running BatchNorm statistics, nothing updated) over one

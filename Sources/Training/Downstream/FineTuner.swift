@@ -115,41 +115,8 @@ public final class FineTuner {
         secondsBefore = progress.seconds
         metrics = comm.rank == 0 ? try JSONLinesWriter(url: runDirectory.appendingPathComponent("metrics.jsonl")) : nil
 
-        let evaluation = EvaluationTransform(size: model.imageSize, normalization: model.normalization)
-        let localBatch = config.batchSize / comm.size
-        let test: ClassifierResult
-        let embeddings: Tensor, testLabels: [Int]
-        if config.cacheFeatures {
-            let features = { (d: ImageDataset) in
-                try ClassifierInference(dataset: d, transform: evaluation, comm: self.comm, batchSize: localBatch,
-                                        workers: self.workers).run(self.classifier, logits: false, features: true)
-            }
-            log("computing features once (frozen encoder, evaluation mode)")
-            let train = try features(splits.train), validation = try features(splits.validation)
-            let testFeatures = try features(splits.test)
-            if config.optimizer == "lbfgs" {
-                try fitLogisticRegression(train, validation)
-            } else {
-                try trainOnFeatures(train, validation, stop: stop)
-            }
-            try loadBest()
-            test = ClassifierResult(logits: classifier.head.forward(testFeatures.features!, mode: .evaluation),
-                                    labels: testFeatures.labels, classNames: splits.classNames)
-            embeddings = testFeatures.features!
-            testLabels = testFeatures.labels
-        } else {
-            let transform: ViewTransform = config.augmentation ?? evaluation
-            let validation = ClassifierInference(dataset: splits.validation, transform: evaluation, comm: comm,
-                                                 batchSize: localBatch, workers: workers)
-            try trainOnImages(transform: transform, validation: validation, trainEncoder: trainEncoder, stop: stop)
-            try loadBest()
-            let outputs = try ClassifierInference(dataset: splits.test, transform: evaluation, comm: comm,
-                                                  batchSize: localBatch, workers: workers)
-                .run(classifier, logits: true, features: true)
-            test = ClassifierResult(logits: outputs.logits!, labels: outputs.labels, classNames: splits.classNames)
-            embeddings = outputs.features!
-            testLabels = outputs.labels
-        }
+        // test: the best checkpoint's result; outputs: the test images' features (embeddings) and labels.
+        let (test, outputs) = try config.cacheFeatures ? runOnFeatures(stop: stop) : runOnImages(stop: stop)
         let seconds = secondsBefore + Date().timeIntervalSince(started)
         log(String(format: "test (best epoch %d): accuracy %.4f, top-5 %.4f, mean per-class accuracy %.4f, loss %.4f",
                    progress.bestEpoch, test.accuracy, test.top5Accuracy, test.meanPerClassAccuracy, test.loss))
@@ -159,7 +126,7 @@ public final class FineTuner {
                                       seconds: seconds, skippedImages: skipLog.count)
         if comm.rank == 0 {
             try FineTuneResults(config: config, summary: summary, progress: progress, splits: splits,
-                                embeddings: embeddings, labels: testLabels).write(to: runDirectory)
+                                embeddings: outputs.features!, labels: outputs.labels).write(to: runDirectory)
             log("report: \(runDirectory.appendingPathComponent("report.txt").path)")
             do {
                 log("summary page: \(try RunReport.write(runDirectory: runDirectory).path)")
@@ -172,7 +139,27 @@ public final class FineTuner {
         return summary
     }
 
+    private var evaluation: EvaluationTransform {
+        EvaluationTransform(size: config.model.imageSize, normalization: config.model.normalization)
+    }
+
+    private var localBatch: Int { config.batchSize / comm.size }
+
     // MARK: Training on images
+
+    /// Trains on (augmented) images, then tests the best checkpoint: its result and the test
+    /// images' features.
+    private func runOnImages(stop: StopSignal?) throws -> (ClassifierResult, ClassifierOutputs) {
+        let transform: ViewTransform = config.augmentation ?? evaluation
+        let validation = ClassifierInference(dataset: splits.validation, transform: evaluation, comm: comm,
+                                             batchSize: localBatch, workers: workers)
+        try trainOnImages(transform: transform, validation: validation, trainEncoder: config.mode == "full", stop: stop)
+        try loadBest()
+        let outputs = try ClassifierInference(dataset: splits.test, transform: evaluation, comm: comm,
+                                              batchSize: localBatch, workers: workers)
+            .run(classifier, logits: true, features: true)
+        return (ClassifierResult(logits: outputs.logits!, labels: outputs.labels, classNames: splits.classNames), outputs)
+    }
 
     private func trainOnImages(transform: ViewTransform, validation: ClassifierInference, trainEncoder: Bool,
                                stop: StopSignal?) throws {
@@ -240,6 +227,27 @@ public final class FineTuner {
     }
 
     // MARK: Training on cached features
+
+    /// Computes the frozen encoder's features of the training and validation images once, trains
+    /// the head on them (or fits the logistic regression), then tests the best head on the test
+    /// images' features, computed only now.
+    private func runOnFeatures(stop: StopSignal?) throws -> (ClassifierResult, ClassifierOutputs) {
+        let features = { (d: ImageDataset) in
+            try ClassifierInference(dataset: d, transform: self.evaluation, comm: self.comm, batchSize: self.localBatch,
+                                    workers: self.workers).run(self.classifier, logits: false, features: true)
+        }
+        log("computing features once (frozen encoder, evaluation mode)")
+        let train = try features(splits.train), validation = try features(splits.validation)
+        if config.optimizer == "lbfgs" {
+            try fitLogisticRegression(train, validation)
+        } else {
+            try trainOnFeatures(train, validation, stop: stop)
+        }
+        try loadBest()
+        let test = try features(splits.test)
+        let logits = classifier.head.forward(test.features!, mode: .evaluation)
+        return (ClassifierResult(logits: logits, labels: test.labels, classNames: splits.classNames), test)
+    }
 
     private func trainOnFeatures(_ train: ClassifierOutputs, _ validation: ClassifierOutputs, stop: StopSignal?) throws {
         let x = train.features!, labels = train.labels
