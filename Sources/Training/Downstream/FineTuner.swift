@@ -351,11 +351,11 @@ public final class FineTuner {
         progress.hits = 0
         progress.count = 0
         progress.seconds = secondsBefore + Date().timeIntervalSince(started)
-        if comm.rank == 0 {
-            try metrics?.write(record)
-            if improved { try writeBest() }
+        try agree {
+            try self.metrics?.write(record)
+            if improved { try self.writeBest() }
+            try self.writeLast()
         }
-        try saveLast()
     }
 
     private func writeBest() throws {
@@ -366,18 +366,16 @@ public final class FineTuner {
         try classifier.write(to: bestURL, extraMetadata: extra)
     }
 
-    /// Rank 0 writes `last.safetensors`; every rank waits for it.
-    private func saveLast() throws {
-        try agree {
-            try ClassifierCheckpoint.write(to: self.lastURL, classifier: self.classifier, optimizer: self.optimizer,
-                                           progress: self.progress, configJSON: self.configJSON)
-        }
+    private func writeLast() throws {
+        try ClassifierCheckpoint.write(to: lastURL, classifier: classifier, optimizer: optimizer, progress: progress,
+                                       configJSON: configJSON)
     }
 
-    /// Writes the checkpoint of the step just taken and stops.
+    /// Writes the checkpoint of the step just taken (rank 0; every rank waits for it) and stops.
     private func interrupt(_ stop: StopSignal?) throws -> Never {
         progress.seconds = secondsBefore + Date().timeIntervalSince(started)
-        try (watchdog?.whilePaused { try saveLast() } ?? saveLast())
+        let save = { try self.agree { try self.writeLast() } }
+        try (watchdog?.whilePaused(save) ?? save())
         throw TrainingError.interrupted(signal: stop?.signalName ?? "a signal on another rank", checkpoint: lastURL.path)
     }
 
