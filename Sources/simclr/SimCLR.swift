@@ -5,7 +5,7 @@ struct SimCLR: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "simclr",
         abstract: "Self-supervised image embeddings (SimCLR) on CPUs, on one machine or many.",
-        subcommands: [Pretrain.self, Demo.self, KNN.self, Embed.self, Sweep.self, Report.self, Bench.self])
+        subcommands: [Pretrain.self, Finetune.self, Evaluate.self, KNN.self, Embed.self, Sweep.self, Demo.self, Report.self, Bench.self])
 }
 
 @main

@@ -1,0 +1,61 @@
+import Formats
+import Foundation
+import Optim
+
+/// `checkpoints/last.safetensors` of a fine-tuning run: the whole classifier under torchvision names
+/// (so `evaluate` accepts it as well), the optimiser's state under `optimizer.*`, the run's
+/// `FineTuneProgress` and config, written atomically.
+enum ClassifierCheckpoint {
+    static let optimizerPrefix = "optimizer."
+    static let progressKey = "simclr.finetune_progress"
+
+    /// Writes the checkpoint (temporary file, fsync, rename); `optimizer` is nil for an L-BFGS fit.
+    static func write(to url: URL, classifier: Classifier, optimizer: Optimizer?, progress: FineTuneProgress,
+                      configJSON: String) throws {
+        var meta = classifier.metadata
+        meta["simclr.kind"] = "checkpoint"
+        meta["simclr.config"] = configJSON
+        meta[progressKey] = String(decoding: try JSONEncoder().encode(progress), as: UTF8.self)
+        meta["simclr.optimizer_steps"] = String(optimizer?.stepCount ?? 0)
+        var file = SafeTensors(metadata: meta)
+        classifier.export(into: &file)
+        for (name, tensor) in optimizer?.state ?? [] {
+            file.set(optimizerPrefix + name, shape: tensor.shape,
+                     floats: UnsafeBufferPointer(start: tensor.data, count: tensor.count))
+        }
+        do {
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try file.write(to: url)
+        } catch {
+            throw TrainingError.io("could not write checkpoint \(url.path): \(error); the previous checkpoint is kept")
+        }
+    }
+
+    /// Restores classifier and optimiser from `url`; returns the progress and the saved config.
+    static func read(from url: URL, classifier: Classifier, optimizer: Optimizer?) throws
+        -> (progress: FineTuneProgress, configJSON: String) {
+        let file: SafeTensors
+        do { file = try SafeTensors(contentsOf: url) } catch {
+            throw TrainingError.unreadableRunFolder(url.path, "\(error)")
+        }
+        guard file.metadata["simclr.kind"] == "checkpoint", let config = file.metadata["simclr.config"],
+              let progressJSON = file.metadata[progressKey],
+              let progress = try? JSONDecoder().decode(FineTuneProgress.self, from: Data(progressJSON.utf8)),
+              let steps = Int(file.metadata["simclr.optimizer_steps"] ?? "") else {
+            throw TrainingError.unreadableRunFolder(url.path, "not a fine-tuning checkpoint of this tool")
+        }
+        try classifier.load(file)
+        if let optimizer {
+            for (name, tensor) in optimizer.state {
+                guard let info = file.info(optimizerPrefix + name), info.count == tensor.count else {
+                    throw TrainingError.unreadableRunFolder(
+                        url.path, "optimizer state \(name) is missing or has another shape (was the optimizer changed?)")
+                }
+                try file.copyFloats(optimizerPrefix + name,
+                                    into: UnsafeMutableBufferPointer(start: tensor.data, count: tensor.count))
+            }
+            optimizer.stepCount = steps
+        }
+        return (progress, config)
+    }
+}

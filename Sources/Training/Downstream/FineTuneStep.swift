@@ -1,0 +1,55 @@
+import Distributed
+import NN
+import Optim
+import Tensors
+
+/// One supervised training step on a rank's share of a global batch, leaving in the trained store
+/// the gradient of the GLOBAL mean loss (the optimiser step is the caller's):
+///
+/// ```
+/// x [b, H, W, C] ─▶ f (training mode, or evaluation mode when frozen) ─▶ h [b, F] ─▶ head ─▶ logits [b, K]
+/// ─▶ cross-entropy; dlogits scaled by b/B ─▶ backward head (and f) ─▶ all-reduce (sum) of the gradients
+/// ```
+///
+/// Every rank holds the same number b of the step's B = P·b images (the loader's sharding
+/// guarantees it, also for the last, partial batch), so `CrossEntropyLoss`'s gradient of the local
+/// mean times 1/P is each rank's part of the global mean's gradient and the summed gradients are
+/// those of one process with the whole batch. With a trained encoder its BatchNorm layers are
+/// synchronised (their reducers set by the caller), so their statistics are the global batch's too.
+final class FineTuneStep {
+    let classifier: Classifier
+    let comm: Communicator
+    let trainEncoder: Bool
+    private let loss = try! CrossEntropyLoss()
+    private var dLogits = Workspace()
+
+    init(classifier: Classifier, comm: Communicator, trainEncoder: Bool) {
+        precondition(!trainEncoder || classifier.isJoint, "FineTuneStep: a trained encoder shares the head's store")
+        self.classifier = classifier
+        self.comm = comm
+        self.trainEncoder = trainEncoder
+    }
+
+    /// The store whose gradients this step fills (and the optimiser updates).
+    var store: ParameterStore { trainEncoder ? classifier.encoderStore : classifier.headStore }
+
+    /// x: [b, H, W, C] and its b labels. Returns this rank's loss sum (mean loss · b) and correct count.
+    func run(_ x: Tensor, labels: [Int]) -> (lossSum: Double, hits: Int) {
+        let b = x.shape[0]
+        precondition(labels.count == b, "FineTuneStep: \(b) images, \(labels.count) labels")
+        store.zeroGrad()
+        let h = classifier.encoder.forward(x, mode: trainEncoder ? .training : .evaluation)   // [b, F]
+        let logits = classifier.head.forward(h, mode: .training)                              // [b, K]
+        let d = dLogits.get(logits.shape)
+        let mean = loss.lossAndGradient(logits: logits, labels: labels, dLogits: d)
+        let hits = CrossEntropyLoss.correctCount(logits: logits, labels: labels)
+        if comm.size > 1 {
+            let scale = 1 / Float(comm.size), dp = d.data
+            for i in 0..<d.count { dp[i] *= scale }
+        }
+        let dh = classifier.head.backward(d)
+        if trainEncoder { _ = classifier.encoder.backward(dh) }
+        if comm.size > 1 { comm.allReduceSum(store.grads, count: store.count) }
+        return (Double(mean) * Double(b), hits)
+    }
+}
