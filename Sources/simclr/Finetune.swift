@@ -27,7 +27,7 @@ struct Finetune: ParsableCommand {
     @Option(help: "Pretrained encoder (encoder.safetensors, a checkpoint, or a torchvision-named file).")
     var weights: String?
 
-    @Option(name: .customLong("init"), help: "random: start from random weights (the supervised baseline; full mode only).")
+    @Option(name: .customLong("init"), help: "random: start from random weights (with --mode full the supervised baseline; with --mode linear the frozen random-encoder baseline).")
     var initialization: String?
 
     @Option(help: "resnet18, resnet34 or resnet50 (with --init random, or weights without metadata).")
@@ -121,9 +121,6 @@ struct Finetune: ParsableCommand {
         guard testFraction > 0, testFraction < 1 else { throw ValidationError("--test-fraction must be in (0, 1)") }
         guard labelFraction > 0, labelFraction <= 1 else { throw ValidationError("--label-fraction must be in (0, 1]") }
         // What FineTuneConfig.validate checks too, said here before any data is read.
-        if mode == "linear" && weights == nil {
-            throw ValidationError("--mode linear needs --weights: a head on a frozen random encoder measures nothing")
-        }
         if optimizer == "lbfgs" && (mode != "linear" || (augment ?? "none") != "none" || head != "linear") {
             throw ValidationError("--optimizer lbfgs needs --mode linear, --augment none and --head linear")
         }

@@ -100,7 +100,6 @@ final class FineTuneDistributedTests: XCTestCase {
         let out = folder.appendingPathComponent("run").path
         for (arguments, expected) in [
             (["--mode", "full"], "give --weights FILE"),
-            (["--mode", "linear", "--init", "random"], "--mode linear needs --weights"),
             (["--mode", "sideways", "--init", "random"], "--mode takes full or linear"),
             (["--mode", "full", "--init", "random", "--optimizer", "lbfgs"], "--optimizer lbfgs needs"),
             (["--mode", "linear", "--weights", bogus.path], "is not a safetensors file"),

@@ -121,11 +121,6 @@ public struct FineTuneConfig: Codable, Equatable {
         guard ["full", "linear"].contains(mode) else {
             throw TrainingError.invalidOption("--mode takes full or linear, not '\(mode)'")
         }
-        if mode == "linear" && weights == nil {
-            throw TrainingError.invalidOption(
-                "--mode linear needs --weights: a head on a frozen, randomly initialised encoder measures nothing "
-                + "(use --mode full --init random for the supervised baseline)")
-        }
         guard ["linear", "mlp"].contains(head) else {
             throw TrainingError.invalidOption("--head takes linear or mlp, not '\(head)'")
         }
