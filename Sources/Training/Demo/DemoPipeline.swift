@@ -156,7 +156,6 @@ public struct DemoPipeline {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(rows).write(to: out.appendingPathComponent("results.json"), options: .atomic)
-        log("\n" + text)
         log("demo: finished in \(Progress.clock(seconds)); run folders in \(out.path), "
             + "summary page \(out.appendingPathComponent("pretrain/index.html").path)")
     }
