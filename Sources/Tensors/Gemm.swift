@@ -1,4 +1,5 @@
 import CBLAS
+import Dispatch
 
 /// The one place that knows BLAS's row-major, transpose and leading-dimension rules.
 ///
@@ -14,8 +15,37 @@ public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: 
     let lda = lda ?? (transA ? m : k)
     let ldb = ldb ?? (transB ? k : n)
     let ldc = ldc ?? n
-    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    let ta = transA ? CblasTrans : CblasNoTrans, tb = transB ? CblasTrans : CblasNoTrans
+    // The rank's compute threads split the product into blocks of rows (or of columns, when there
+    // are few rows), each a one-thread OpenBLAS call: one pool owns the cores, and no idle BLAS
+    // thread spins beside the element-wise loops that run between products.
+    let parts = Threads.count
+    let work = m * n * k
+    if parts > 1 && work >= 1 << 21 && max(m, n) >= 2 * 16 {
+        if m >= n || m >= 64 * parts {
+            let block = (m + parts - 1) / parts
+            DispatchQueue.concurrentPerform(iterations: parts) { t in
+                let lo = t * block, rows = min(m, lo + block) - lo
+                guard rows > 0 else { return }
+                let aBlock = transA ? a + lo : a + lo * lda
+                cblas_sgemm(CblasRowMajor, ta, tb, Int32(rows), Int32(n), Int32(k), alpha, aBlock, Int32(lda),
+                            b, Int32(ldb), beta, c + lo * ldc, Int32(ldc))
+            }
+        } else {
+            // Column blocks of 16 keep each block's stores aligned to the kernels' width.
+            let block = ((n + parts - 1) / parts + 15) / 16 * 16
+            DispatchQueue.concurrentPerform(iterations: parts) { t in
+                let lo = t * block, cols = min(n, lo + block) - lo
+                guard cols > 0 else { return }
+                let bBlock = transB ? b + lo * ldb : b + lo
+                cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(cols), Int32(k), alpha, a, Int32(lda),
+                            bBlock, Int32(ldb), beta, c + lo, Int32(ldc))
+            }
+        }
+        return
+    }
+    cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c,
+                Int32(ldc))
 }
 
 /// The plain triple loop `gemm` must agree with; kept beside it for tests.

@@ -1,16 +1,18 @@
 import CBLAS
 import Dispatch
 
-/// Who owns the cores of a rank. Matrix products run on OpenBLAS's threads and element-wise loops on
-/// `parallelFor`'s; the two never run at the same time, and both use `Threads.count`. Data loading
-/// runs on its own workers, sized by the loader from what is left.
+/// Who owns the cores of a rank: one pool of `Threads.count` threads runs both the matrix products
+/// (`gemm` splits them into one-thread OpenBLAS calls) and the element-wise loops (`parallelFor`).
+/// OpenBLAS's own threads would spin between calls and compete with the loops. Data loading runs on
+/// its own workers, sized by the loader from what is left.
 public enum Threads {
     nonisolated(unsafe) public private(set) static var count = 1
 
     /// Sets the number of compute threads of this process (BLAS and element-wise loops).
     public static func configure(_ n: Int) {
         count = Swift.max(1, n)
-        openblas_set_num_threads(Int32(count))
+        // OpenBLAS itself runs one thread: `gemm` splits products across this pool instead.
+        openblas_set_num_threads(1)
     }
 }
 

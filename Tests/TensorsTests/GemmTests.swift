@@ -21,6 +21,30 @@ final class GemmTests: XCTestCase {
         }
     }
 
+    func testProductsSplitAcrossThreadsMatchTheNaiveLoop() {
+        // Large enough to be split: by rows (m >= n) and by columns (few rows, many columns, as the
+        // weight gradient of a convolution), every transpose, with and without accumulation.
+        let saved = Threads.count
+        Threads.configure(2)
+        defer { Threads.configure(saved) }
+        for (m, n, k) in [(300, 70, 129), (24, 700, 150)] {
+            let a = randomTensor([m * k], seed: 11), b = randomTensor([k * n], seed: 12)
+            for transA in [false, true] {
+                for transB in [false, true] {
+                    for beta: Float in [0, 1] {
+                        let c = randomTensor([m, n], seed: 13), expected = c.clone()
+                        gemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a.data, b: b.data, beta: beta,
+                             c: c.data)
+                        referenceGemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a.data, b: b.data,
+                                      beta: beta, c: expected.data)
+                        assertClose(c.array, expected.array, rtol: 1e-4, atol: 1e-4,
+                                    "\(m)x\(n)x\(k) transA \(transA) transB \(transB) beta \(beta)")
+                    }
+                }
+            }
+        }
+    }
+
     func testIm2colAndCol2imAreAdjoint() {
         // <im2col(x), y> == <x, col2im(y)> for every geometry: the defining property of an adjoint.
         for (stride, padding, k) in [(1, 1, 3), (2, 1, 3), (2, 0, 1), (2, 3, 7)] {
