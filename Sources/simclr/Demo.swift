@@ -16,11 +16,13 @@ struct Demo: ParsableCommand {
     @Option(help: "Images per pretraining step.")
     var batchSize = 256
     @Option(help: "Epochs of the pretraining schedule.")
-    var epochs = 10
+    var epochs = 1
     @Option(help: "Stop the pretraining after this many steps (the schedule still spans --epochs).")
     var steps: Int?
     @Option(help: "Epochs of each fine-tuning run.")
-    var finetuneEpochs = 30
+    var finetuneEpochs = 20
+    @Option(parsing: .upToNextOption, help: "Label fractions of the fine-tuning stages (e.g. 0.01 0.1).")
+    var labelFractions: [Double] = [0.01]
     @Option(help: "Seed of every random choice.")
     var seed: UInt64 = 0
 
@@ -39,7 +41,7 @@ struct Demo: ParsableCommand {
         let binary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         let pipeline = DemoPipeline(binary: binary, data: dataPath, out: URL(fileURLWithPath: out), width: width,
                                     batchSize: batchSize, pretrainEpochs: epochs, pretrainSteps: steps,
-                                    finetuneEpochs: finetuneEpochs, seed: seed)
+                                    finetuneEpochs: finetuneEpochs, labelFractions: labelFractions, seed: seed)
         do {
             let rows = try pipeline.run()
             print(DemoPipeline.table(rows))

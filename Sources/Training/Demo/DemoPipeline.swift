@@ -23,14 +23,18 @@ public struct DemoPipeline {
     public var pretrainEpochs: Int
     public var pretrainSteps: Int?
     public var finetuneEpochs: Int
+    /// Label fractions of the fine-tuning stages (SimCLR's 1% and 10% protocol).
+    public var labelFractions: [Double]
     public var seed: UInt64
     public var log: (String) -> Void
 
     public init(binary: String, data: String?, out: URL, width: Double = 0.25, batchSize: Int = 256,
-                pretrainEpochs: Int = 10, pretrainSteps: Int? = nil, finetuneEpochs: Int = 30, seed: UInt64 = 0,
+                pretrainEpochs: Int = 1, pretrainSteps: Int? = nil, finetuneEpochs: Int = 20,
+                labelFractions: [Double] = [0.01], seed: UInt64 = 0,
                 log: @escaping (String) -> Void = { writeError($0 + "\n") }) {
         self.binary = binary; self.data = data; self.out = out; self.width = width; self.batchSize = batchSize
         self.pretrainEpochs = pretrainEpochs; self.pretrainSteps = pretrainSteps; self.finetuneEpochs = finetuneEpochs
+        self.labelFractions = labelFractions
         self.seed = seed; self.log = log
     }
 
@@ -51,14 +55,16 @@ public struct DemoPipeline {
         rows.append(try rawPixels())
         rows.append(try stage("random-linear", method: "random encoder, frozen, linear (L-BFGS)", labels: "100%",
                               ["finetune", "--mode", "linear", "--init", "random", "--optimizer", "lbfgs"] + modelArguments))
-        for fraction in ["0.01", "0.1"] {
-            let percent = fraction == "0.01" ? "1%" : "10%"
+        // A small validation split: it is evaluated every epoch, and the labelled set is small anyway.
+        let finetune = ["--epochs", String(finetuneEpochs), "--val-fraction", "0.02"]
+        for fraction in labelFractions {
+            let percent = String(format: "%g%%", 100 * fraction)
             rows.append(try stage("simclr-finetune-\(percent)", method: "SimCLR, fine-tuned", labels: percent,
-                                  ["finetune", "--mode", "full", "--weights", encoder, "--label-fraction", fraction,
-                                   "--epochs", String(finetuneEpochs)]))
+                                  ["finetune", "--mode", "full", "--weights", encoder,
+                                   "--label-fraction", String(fraction)] + finetune))
             rows.append(try stage("supervised-\(percent)", method: "same encoder from scratch, supervised", labels: percent,
-                                  ["finetune", "--mode", "full", "--init", "random", "--label-fraction", fraction,
-                                   "--epochs", String(finetuneEpochs)] + modelArguments))
+                                  ["finetune", "--mode", "full", "--init", "random",
+                                   "--label-fraction", String(fraction)] + finetune + modelArguments))
         }
         try write(rows, seconds: Date().timeIntervalSince(started))
         return rows
