@@ -32,7 +32,8 @@ public struct FineTuneSummary {
 ///   overridden explicitly;
 /// - only the validation split (taken from the training data) drives ReduceLROnPlateau and picks
 ///   the best checkpoint; the test part is used once, at the end, with that checkpoint;
-/// - linear mode refuses a randomly initialised encoder.
+/// - a randomly initialised encoder is frozen only when asked for explicitly (`--init random`, a
+///   baseline), never because weights failed to load: a tensor that does not load is an error.
 ///
 /// Training on images is data-parallel like pretraining: each rank takes B/P images of a step,
 /// gradients of the global mean loss are summed, BatchNorm is synchronised in full mode, and P
