@@ -48,10 +48,12 @@ final class PretrainerTests: XCTestCase {
     func testResumeContinuesTheSameTrajectory() throws {
         let straight = folder.appendingPathComponent("straight"), split = folder.appendingPathComponent("split")
         let a = try run(Self.config(out: straight, steps: 4))
+        // Interrupted twice: 2 + 1 + 1 steps.
         let b1 = try run(Self.config(out: split, steps: 2))
-        let b2 = try run(Self.config(out: split, steps: 4), resume: true)
+        let b2 = try run(Self.config(out: split, steps: 3), resume: true)
+        let b3 = try run(Self.config(out: split, steps: 4), resume: true)
         XCTAssertEqual(a.losses.count, 4)
-        XCTAssertEqual(b1.losses + b2.losses, a.losses)
+        XCTAssertEqual(b1.losses + b2.losses + b3.losses, a.losses)
         let wa = try encoderTensors(straight), wb = try encoderTensors(split)
         XCTAssertEqual(Set(wa.keys), Set(wb.keys))
         for (name, values) in wa { XCTAssertEqual(values, wb[name], name) }
@@ -75,6 +77,52 @@ final class PretrainerTests: XCTestCase {
         XCTAssertThrowsError(try run(Self.config(out: folder.appendingPathComponent("none"), steps: 1), resume: true)) {
             XCTAssertTrue("\($0)".contains("no checkpoints/last.safetensors"), "\($0)")
         }
+    }
+
+    func testARunFolderFromAnotherVersionGetsAClearMessage() throws {
+        let out = folder.appendingPathComponent("old")
+        _ = try run(Self.config(out: out, steps: 1))
+        let url = out.appendingPathComponent("checkpoints/last.safetensors")
+        var file = try SafeTensors(contentsOf: url)
+        file.metadata["simclr.config"] = #"{"version": 0, "batch": 8}"#
+        try file.write(to: url)
+        XCTAssertThrowsError(try run(Self.config(out: out, steps: 2), resume: true)) {
+            XCTAssertTrue("\($0)".contains("written by another version of this tool"), "\($0)")
+        }
+        try Data("not a checkpoint".utf8).write(to: url)
+        XCTAssertThrowsError(try run(Self.config(out: out, steps: 2), resume: true)) {
+            XCTAssertTrue("\($0)".contains("cannot resume from"), "\($0)")
+        }
+    }
+
+    func testAFullDiskKeepsThePreviousCheckpoint() throws {
+        guard getuid() == 0 else {
+            print("full-disk test skipped: mounting a small tmpfs needs root")
+            throw XCTSkip("mounting a small tmpfs needs root")
+        }
+        let mount = folder.appendingPathComponent("small-disk")
+        try FileManager.default.createDirectory(at: mount, withIntermediateDirectories: true)
+        let mounted = try ChildProcess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", mount.path],
+                                           environment: BuiltProduct.plainEnvironment(), timeout: 20)
+        guard mounted.status == 0 else {
+            print("full-disk test skipped: cannot mount a tmpfs here: \(mounted.output)")
+            throw XCTSkip("cannot mount a tmpfs: \(mounted.output)")
+        }
+        defer { _ = try? ChildProcess.run(["umount", mount.path], environment: BuiltProduct.plainEnvironment(), timeout: 20) }
+        let out = mount.appendingPathComponent("run")
+        _ = try run(Self.config(out: out, steps: 1))
+        let checkpoint = out.appendingPathComponent("checkpoints/last.safetensors")
+        let before = try Data(contentsOf: checkpoint)
+        // Fill what is left of the disk, then ask for another step and its checkpoint.
+        let filler = mount.appendingPathComponent("filler")
+        _ = try ChildProcess.run(["dd", "if=/dev/zero", "of=\(filler.path)", "bs=64k"],
+                                 environment: BuiltProduct.plainEnvironment(), timeout: 20)
+        XCTAssertThrowsError(try run(Self.config(out: out, steps: 2), resume: true)) {
+            XCTAssertTrue("\($0)".contains("could not write checkpoint") || "\($0)".contains("No space left"), "\($0)")
+        }
+        XCTAssertEqual(try Data(contentsOf: checkpoint), before)
+        try FileManager.default.removeItem(at: filler)
+        XCTAssertEqual(try run(Self.config(out: out, steps: 2), resume: true).steps, 2)
     }
 
     func testSigtermFinishesTheStepAndWritesACheckpoint() throws {
