@@ -72,7 +72,7 @@ struct Pretrain: ParsableCommand {
         try runJob { comm in
             let dataset = try openDataset(path: dataOptions.data, format: dataOptions.datasetFormat, split: .train,
                                           skipLog: SkipLog(printLimit: 0))
-            let model = try modelOptions.resolve(for: dataset)
+            let model = try modelOptions.request.resolve(for: dataset)
             let small = model.imageSize <= 64
             var augmentation = SimCLRAugmentation(size: model.imageSize, strength: strength,
                                                   normalization: model.normalization)
