@@ -79,11 +79,14 @@ struct RuntimeOptions: ParsableArguments {
         guard workers >= 0 else { throw ValidationError("--workers must not be negative") }
     }
 
-    var resolvedThreads: Int {
-        if let threads { return threads }
-        let local = Int(ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"] ?? "") ?? 1
-        return max(1, ProcessInfo.processInfo.activeProcessorCount / max(local, 1))
-    }
+    var resolvedThreads: Int { computeThreads(threads) }
+}
+
+/// `--threads`, or this machine's cores shared among the ranks mpirun started on it.
+func computeThreads(_ threads: Int?) -> Int {
+    if let threads { return threads }
+    let local = Int(ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"] ?? "") ?? 1
+    return max(1, ProcessInfo.processInfo.activeProcessorCount / max(local, 1))
 }
 
 /// Runs a job on this process's communicator and turns a user error into one line and a non-zero
