@@ -42,32 +42,25 @@ struct ModelOptions: ParsableArguments {
     var normalize = "auto"
 
     func validate() throws {
-        guard ModelSpec.architectures.contains(arch) else {
-            throw ValidationError("unknown architecture '\(arch)' (expected \(ModelSpec.architectures.joined(separator: ", ")))")
-        }
-        guard width > 0 else { throw ValidationError("--width must be positive") }
-        guard ["auto", "cifar", "imagenet"].contains(stem) else {
-            throw ValidationError("unknown --stem '\(stem)' (expected auto, imagenet or cifar)")
-        }
-        if let imageSize, imageSize < 8 { throw ValidationError("--image-size must be at least 8") }
+        try validateModelOptions(arch: arch, width: width, stem: stem, imageSize: imageSize)
     }
 
-    /// The model spec for `dataset`, with every `auto` resolved.
-    func resolve(for dataset: ImageDataset) throws -> ModelSpec {
-        let size = try imageSize ?? nativeSize(of: dataset)
-        let normalization = try ModelSpec.normalization(normalize, channels: dataset.channels) {
-            DatasetStatistics.meanStd(of: dataset)
-        }
-        return ModelSpec(arch: arch, width: width, stem: try ModelSpec.resolveStem(stem, imageSize: size),
-                         inputChannels: dataset.channels, imageSize: size,
-                         mean: normalization.mean, std: normalization.std)
+    var request: ModelRequest {
+        ModelRequest(arch: arch, width: width, stem: stem, imageSize: imageSize, normalize: normalize)
     }
+}
 
-    private func nativeSize(of dataset: ImageDataset) throws -> Int {
-        let first = try dataset.image(at: 0)
-        let side = min(first.width, first.height)
-        return side <= 64 ? side : 224
+/// The checks of the network options (`--arch`, `--width`, `--stem`, `--image-size`) every command
+/// that takes them makes before reading data or weights; `ModelRequest` decides what they mean.
+func validateModelOptions(arch: String?, width: Double?, stem: String?, imageSize: Int?) throws {
+    if let arch, !ModelSpec.architectures.contains(arch) {
+        throw ValidationError("unknown architecture '\(arch)' (expected \(ModelSpec.architectures.joined(separator: ", ")))")
     }
+    if let width, width <= 0 { throw ValidationError("--width must be positive") }
+    if let stem, !["auto", "cifar", "imagenet"].contains(stem) {
+        throw ValidationError("unknown --stem '\(stem)' (expected auto, imagenet or cifar)")
+    }
+    if let imageSize, imageSize < 8 { throw ValidationError("--image-size must be at least 8") }
 }
 
 /// How a process uses its machine.
@@ -86,11 +79,14 @@ struct RuntimeOptions: ParsableArguments {
         guard workers >= 0 else { throw ValidationError("--workers must not be negative") }
     }
 
-    var resolvedThreads: Int {
-        if let threads { return threads }
-        let local = Int(ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"] ?? "") ?? 1
-        return max(1, ProcessInfo.processInfo.activeProcessorCount / max(local, 1))
-    }
+    var resolvedThreads: Int { computeThreads(threads) }
+}
+
+/// `--threads`, or this machine's cores shared among the ranks mpirun started on it.
+func computeThreads(_ threads: Int?) -> Int {
+    if let threads { return threads }
+    let local = Int(ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"] ?? "") ?? 1
+    return max(1, ProcessInfo.processInfo.activeProcessorCount / max(local, 1))
 }
 
 /// Runs a job on this process's communicator and turns a user error into one line and a non-zero

@@ -39,8 +39,7 @@ struct Evaluate: ParsableCommand {
 
     func run() throws {
         try runJob { comm in
-            let local = Int(ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"] ?? "") ?? 1
-            Threads.configure(threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / max(local, 1)))
+            Threads.configure(computeThreads(threads))
             let log: (String) -> Void = comm.rank == 0 ? { writeError($0 + "\n") } : { _ in }
             let (_, result) = try ClassifierEvaluator.evaluate(
                 weights: weights, data: dataOptions.data, format: dataOptions.datasetFormat,

@@ -30,15 +30,15 @@ struct Finetune: ParsableCommand {
     @Option(name: .customLong("init"), help: "random: start from random weights (with --mode full the supervised baseline; with --mode linear the frozen random-encoder baseline).")
     var initialization: String?
 
-    @Option(help: "resnet18, resnet34 or resnet50 (with --init random, or weights without metadata).")
+    @Option(help: "resnet18, resnet34 or resnet50 (with --init random; with --weights read from the file, so only a check).")
     var arch: String?
-    @Option(help: "Width multiplier (with --init random, or weights without metadata; default 1).")
+    @Option(help: "Width multiplier (with --init random, default 1; with --weights only a check).")
     var width: Double?
-    @Option(help: "auto, imagenet or cifar (with --init random, or weights without metadata).")
+    @Option(help: "auto, imagenet or cifar (with --init random; with --weights only a check).")
     var stem: String?
-    @Option(help: "Input side; default: the weights' (pretraining's), else the data's own up to 64 px, else 224.")
+    @Option(help: "Input side; default: the weights' (pretraining's; 224 for the ImageNet stem, 32 for the CIFAR stem of a file without metadata), with --init random the data's own up to 64 px, else 224.")
     var imageSize: Int?
-    @Option(help: "Input normalisation (auto, none, imagenet, MEAN/STD); default: the weights' (pretraining's), else auto.")
+    @Option(help: "Input normalisation (auto = the data's own statistics, none, imagenet, MEAN/STD); default: the weights' (pretraining's; required for a file without metadata), with --init random auto.")
     var normalize: String?
 
     @Option(help: "linear (fc) or mlp (fc.0, ReLU, fc.2).")
@@ -92,14 +92,7 @@ struct Finetune: ParsableCommand {
         if let testData, !FileManager.default.fileExists(atPath: testData) {
             throw ValidationError("--test-data \(testData) does not exist")
         }
-        if let arch, !ModelSpec.architectures.contains(arch) {
-            throw ValidationError("unknown architecture '\(arch)' (expected \(ModelSpec.architectures.joined(separator: ", ")))")
-        }
-        if let width, width <= 0 { throw ValidationError("--width must be positive") }
-        if let stem, !["auto", "cifar", "imagenet"].contains(stem) {
-            throw ValidationError("unknown --stem '\(stem)' (expected auto, imagenet or cifar)")
-        }
-        if let imageSize, imageSize < 8 { throw ValidationError("--image-size must be at least 8") }
+        try validateModelOptions(arch: arch, width: width, stem: stem, imageSize: imageSize)
         guard ["linear", "mlp"].contains(head) else { throw ValidationError("--head takes linear or mlp, not '\(head)'") }
         if headHidden != nil && head != "mlp" { throw ValidationError("--head-hidden goes with --head mlp") }
         if let headHidden, headHidden <= 0 { throw ValidationError("--head-hidden must be positive") }
@@ -129,8 +122,10 @@ struct Finetune: ParsableCommand {
     func run() throws {
         try runJob { comm in
             func absolute(_ path: String?) -> String? { path.map { URL(fileURLWithPath: $0).standardizedFileURL.path } }
-            let request = FineTuneModelRequest(arch: arch, width: width, stem: stem, imageSize: imageSize, normalize: normalize)
-            let (model, source) = try request.resolve(weights: weights, data: dataOptions.data, format: dataOptions.datasetFormat)
+            let request = ModelRequest(arch: arch, width: width, stem: stem, imageSize: imageSize, normalize: normalize)
+            let (model, source, messages) = try request.resolve(weights: weights, data: dataOptions.data,
+                                                                format: dataOptions.datasetFormat)
+            if comm.rank == 0 { for line in messages { writeError(line + "\n") } }
             let config = FineTuneConfig(
                 data: absolute(dataOptions.data), testData: absolute(testData), format: dataOptions.format,
                 mode: mode, weights: absolute(weights), model: model, modelSource: source, head: head,

@@ -85,17 +85,13 @@ struct EncoderOptions: ParsableArguments {
     var stem: String?
 
     func validate() throws {
-        if let imageSize, imageSize < 8 { throw ValidationError("--image-size must be at least 8") }
-        if let arch, !ModelSpec.architectures.contains(arch) {
-            throw ValidationError("unknown architecture '\(arch)' (expected \(ModelSpec.architectures.joined(separator: ", ")))")
-        }
+        try validateModelOptions(arch: arch, width: width, stem: stem, imageSize: imageSize)
     }
 
     /// Builds the encoder and prints what happened to the file's names.
     func open(seed: UInt64) throws -> EmbeddingEncoder {
-        let overrides = EmbeddingEncoder.Overrides(arch: arch, width: width, stem: stem, imageSize: imageSize,
-                                                   normalize: normalize)
-        let encoder = try EmbeddingEncoder(weights: weights, overrides: overrides, seed: seed)
+        let request = ModelRequest(arch: arch, width: width, stem: stem, imageSize: imageSize, normalize: normalize)
+        let encoder = try EmbeddingEncoder(weights: weights, request: request, seed: seed)
         for line in encoder.messages { writeError(line + "\n") }
         writeError("encoder: \(encoder.summary)\n")
         return encoder

@@ -70,9 +70,10 @@ struct Pretrain: ParsableCommand {
 
     func run() throws {
         try runJob { comm in
+            // Only to resolve the model: the Pretrainer opens the data again and validates every file then.
             let dataset = try openDataset(path: dataOptions.data, format: dataOptions.datasetFormat, split: .train,
-                                          skipLog: SkipLog(printLimit: 0))
-            let model = try modelOptions.resolve(for: dataset)
+                                          options: DatasetOptions(validation: .none), skipLog: SkipLog(printLimit: 0))
+            let model = try modelOptions.request.resolve(for: dataset)
             let small = model.imageSize <= 64
             var augmentation = SimCLRAugmentation(size: model.imageSize, strength: strength,
                                                   normalization: model.normalization)

@@ -38,7 +38,7 @@ final class EmbedTests: XCTestCase {
         let rows = try XCTUnwrap(array.floats)
 
         // The same encoder in this process, on the same split: row i is image i.
-        let encoder = try EmbeddingEncoder(weights: weights.path, overrides: .init())
+        let encoder = try EmbeddingEncoder(weights: weights.path, request: .init())
         let dataset = try openDataset(path: data.path, format: .idx, split: .test, options: encoder.datasetOptions)
         let (expected, labels) = try encoder.features(of: dataset, batchSize: 12)
         assertClose(rows, expected.array, rtol: 1e-5, atol: 1e-6)

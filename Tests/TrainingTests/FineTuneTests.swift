@@ -268,7 +268,7 @@ final class FineTuneTests: XCTestCase {
             // A foreign file: no metadata, a wrapper prefix, and an ImageNet classifier to ignore.
             let url = try encoderFile("p.safetensors", metadata: false, prefix: prefix,
                                       extra: ["\(prefix)fc.weight": [1000, f], "\(prefix)fc.bias": [1000]])
-            let request = FineTuneModelRequest(arch: "resnet18", width: 0.0625, imageSize: 16, normalize: "0.5/0.25")
+            let request = ModelRequest(arch: "resnet18", width: 0.0625, imageSize: 16, normalize: "0.5/0.25")
             let resolved = try request.resolve(weights: url.path, data: nil, format: .auto)
             XCTAssertEqual(resolved.model.inputChannels, 3)
             XCTAssertEqual(resolved.model.stem, "cifar")
@@ -283,7 +283,7 @@ final class FineTuneTests: XCTestCase {
                 XCTAssertEqual(loaded, values, "\(prefix)\(name)")
             }
             // Such a file does not say how to normalise: that must be given.
-            XCTAssertThrowsError(try FineTuneModelRequest(arch: "resnet18").resolve(weights: url.path, data: nil, format: .auto)) {
+            XCTAssertThrowsError(try ModelRequest(arch: "resnet18").resolve(weights: url.path, data: nil, format: .auto)) {
                 XCTAssertTrue("\($0)".contains("--normalize"), "\($0)")
             }
         }
@@ -314,15 +314,15 @@ final class FineTuneTests: XCTestCase {
         spec.std = [0.2, 0.3, 0.4]
         spec.imageSize = 12
         let url = try encoderFile(spec: spec)
-        let plain = try FineTuneModelRequest().resolve(weights: url.path, data: nil, format: .auto)
+        let plain = try ModelRequest().resolve(weights: url.path, data: nil, format: .auto)
         XCTAssertEqual(plain.model, spec)
         XCTAssertEqual(plain.source, "weights metadata")
-        let overridden = try FineTuneModelRequest(imageSize: 16, normalize: "imagenet").resolve(weights: url.path, data: nil,
+        let overridden = try ModelRequest(imageSize: 16, normalize: "imagenet").resolve(weights: url.path, data: nil,
                                                                                                  format: .auto)
         XCTAssertEqual(overridden.model.imageSize, 16)
         XCTAssertEqual(overridden.model.normalization, .imageNet)
         XCTAssertEqual(overridden.source, "weights metadata, overridden by --image-size, --normalize")
-        XCTAssertThrowsError(try FineTuneModelRequest(arch: "resnet50").resolve(weights: url.path, data: nil, format: .auto)) {
+        XCTAssertThrowsError(try ModelRequest(arch: "resnet50").resolve(weights: url.path, data: nil, format: .auto)) {
             XCTAssertTrue("\($0)".contains("does not match the weights"), "\($0)")
         }
     }

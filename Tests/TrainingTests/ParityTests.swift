@@ -59,9 +59,9 @@ final class ParityTests: XCTestCase {
         for model in listed {
             let path = try Self.fixture(model.file).path
             // Files without metadata get the pipeline from the options, as on the command line.
-            let overrides = model.hasMetadata ? EmbeddingEncoder.Overrides()
-                : EmbeddingEncoder.Overrides(imageSize: model.imageSize, normalize: "none")
-            let encoder = try EmbeddingEncoder(weights: path, overrides: overrides)
+            let overrides = model.hasMetadata ? ModelRequest()
+                : ModelRequest(imageSize: model.imageSize, normalize: "none")
+            let encoder = try EmbeddingEncoder(weights: path, request: overrides)
             XCTAssertEqual(encoder.spec.arch, model.arch, model.key)
             XCTAssertEqual(encoder.spec.width, model.width, model.key)
             XCTAssertEqual(encoder.spec.stem, model.stem, model.key)

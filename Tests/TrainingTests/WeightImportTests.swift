@@ -71,14 +71,14 @@ final class WeightImportTests: XCTestCase {
     func testWrapperPrefixesAreStrippedAndTheClassifierIgnored() throws {
         let plainURL = folder.appendingPathComponent("plain.safetensors")
         try TestEncoders.write(to: plainURL)
-        let reference = try EmbeddingEncoder(weights: plainURL.path, overrides: .init())
+        let reference = try EmbeddingEncoder(weights: plainURL.path, request: .init())
         XCTAssertEqual(reference.messages, [])
         let expected = features(reference)
 
         for prefix in ["module.", "backbone.", "encoder.", "module.encoder.", "module.backbone."] {
             let url = folder.appendingPathComponent("\(prefix)safetensors")
             try TestEncoders.write(to: url, prefix: prefix, classifier: true)
-            let encoder = try EmbeddingEncoder(weights: url.path, overrides: .init())
+            let encoder = try EmbeddingEncoder(weights: url.path, request: .init())
             let messages = encoder.messages.joined(separator: "\n")
             for part in prefix.split(separator: ".") {
                 XCTAssertTrue(messages.contains("removed the prefix '\(part).' from tensor names"), messages)
@@ -94,7 +94,7 @@ final class WeightImportTests: XCTestCase {
         wider.width = 0.125
         let mismatched = folder.appendingPathComponent("mismatched.safetensors")
         try TestEncoders.write(to: mismatched, metadataSpec: wider)
-        XCTAssertThrowsError(try EmbeddingEncoder(weights: mismatched.path, overrides: .init())) { error in
+        XCTAssertThrowsError(try EmbeddingEncoder(weights: mismatched.path, request: .init())) { error in
             let text = "\(error)"
             XCTAssertTrue(text.contains("does not fit the model"), text)
             XCTAssertTrue(text.contains("shape mismatch conv1.weight [4, 3, 3, 3] (expected [8, 3, 3, 3])"), text)
@@ -103,16 +103,16 @@ final class WeightImportTests: XCTestCase {
         // A file without layer4.
         let truncated = folder.appendingPathComponent("truncated.safetensors")
         try TestEncoders.write(to: truncated, prefix: "module.", drop: { $0.hasPrefix("layer4.") })
-        XCTAssertThrowsError(try EmbeddingEncoder(weights: truncated.path, overrides: .init())) { error in
+        XCTAssertThrowsError(try EmbeddingEncoder(weights: truncated.path, request: .init())) { error in
             XCTAssertTrue("\(error)".contains("missing layer4.0.conv1.weight"), "\(error)")
         }
         XCTAssertThrowsError(try EmbeddingEncoder(weights: folder.appendingPathComponent("none.safetensors").path,
-                                                  overrides: .init())) {
+                                                  request: .init())) {
             XCTAssertTrue("\($0)".contains("does not exist"), "\($0)")
         }
         let notSafetensors = folder.appendingPathComponent("text.safetensors")
         try Data("hello".utf8).write(to: notSafetensors)
-        XCTAssertThrowsError(try EmbeddingEncoder(weights: notSafetensors.path, overrides: .init())) {
+        XCTAssertThrowsError(try EmbeddingEncoder(weights: notSafetensors.path, request: .init())) {
             XCTAssertTrue("\($0)".contains("is not a safetensors file"), "\($0)")
         }
     }
@@ -120,16 +120,16 @@ final class WeightImportTests: XCTestCase {
     func testTheNetworkOfAFileWithoutMetadataIsReadFromItsTensors() throws {
         let url = folder.appendingPathComponent("foreign.safetensors")
         try TestEncoders.write(to: url, metadataSpec: nil, prefix: "module.", classifier: true)
-        XCTAssertThrowsError(try EmbeddingEncoder(weights: url.path, overrides: .init())) {
+        XCTAssertThrowsError(try EmbeddingEncoder(weights: url.path, request: .init())) {
             XCTAssertTrue("\($0)".contains("give --normalize"), "\($0)")
         }
-        XCTAssertThrowsError(try EmbeddingEncoder(weights: url.path, overrides: .init(normalize: "auto"))) {
+        XCTAssertThrowsError(try EmbeddingEncoder(weights: url.path, request: .init(normalize: "auto"))) {
             XCTAssertTrue("\($0)".contains("--normalize auto is not available"), "\($0)")
         }
-        XCTAssertThrowsError(try EmbeddingEncoder(weights: url.path, overrides: .init(arch: "resnet50", normalize: "none"))) {
+        XCTAssertThrowsError(try EmbeddingEncoder(weights: url.path, request: .init(arch: "resnet50", normalize: "none"))) {
             XCTAssertTrue("\($0)".contains("whose tensors are those of a resnet18"), "\($0)")
         }
-        let encoder = try EmbeddingEncoder(weights: url.path, overrides: .init(normalize: "0.5/0.25"))
+        let encoder = try EmbeddingEncoder(weights: url.path, request: .init(normalize: "0.5/0.25"))
         XCTAssertEqual(encoder.spec, ModelSpec(arch: "resnet18", width: 0.0625, stem: "cifar", inputChannels: 3,
                                                imageSize: 32, mean: [0.5], std: [0.25]))
         XCTAssertTrue(encoder.messages[0].contains("no simclr.model metadata: a resnet18 (width 0.0625, cifar stem, 3 channel(s))"),
@@ -138,7 +138,7 @@ final class WeightImportTests: XCTestCase {
         // A prefix no tool strips, and metadata that is not a model description.
         let moco = folder.appendingPathComponent("moco.safetensors")
         try TestEncoders.write(to: moco, metadataSpec: nil, prefix: "encoder_q.")
-        XCTAssertThrowsError(try EmbeddingEncoder(weights: moco.path, overrides: .init(normalize: "none"))) {
+        XCTAssertThrowsError(try EmbeddingEncoder(weights: moco.path, request: .init(normalize: "none"))) {
             XCTAssertTrue("\($0)".contains("no conv1.weight among its 120 tensors"), "\($0)")
             XCTAssertTrue("\($0)".contains("convert it with scripts/convert_torch_checkpoint.py"), "\($0)")
         }
@@ -146,7 +146,7 @@ final class WeightImportTests: XCTestCase {
         broken.metadata["simclr.model"] = "{\"arch\": 18"
         let brokenURL = folder.appendingPathComponent("broken.safetensors")
         try broken.write(to: brokenURL)
-        XCTAssertThrowsError(try EmbeddingEncoder(weights: brokenURL.path, overrides: .init(normalize: "none"))) {
+        XCTAssertThrowsError(try EmbeddingEncoder(weights: brokenURL.path, request: .init(normalize: "none"))) {
             XCTAssertTrue("\($0)".contains("metadata cannot be read"), "\($0)")
         }
 
@@ -155,7 +155,7 @@ final class WeightImportTests: XCTestCase {
             let spec = ModelSpec(arch: arch, width: 0.0625, stem: stem, inputChannels: 1, imageSize: 32, mean: [], std: [])
             let url = folder.appendingPathComponent("\(arch).safetensors")
             try TestEncoders.write(to: url, spec: spec, metadataSpec: nil, prefix: "backbone.")
-            let shape = try EmbeddingEncoder.ResNetShape(names: try SafeTensors(contentsOf: url).names,
+            let shape = try ModelRequest.ResNetShape(names: try SafeTensors(contentsOf: url).names,
                                                          info: { try? SafeTensors(contentsOf: url).info($0)?.shape },
                                                          path: url.path)
             XCTAssertEqual([shape.arch, shape.stem], [arch, stem])
@@ -167,11 +167,11 @@ final class WeightImportTests: XCTestCase {
     func testOptionsAgainstMetadataAreChecksOrStatedOverrides() throws {
         let url = folder.appendingPathComponent("ours.safetensors")
         try TestEncoders.write(to: url)
-        XCTAssertThrowsError(try EmbeddingEncoder(weights: url.path, overrides: .init(arch: "resnet34"))) {
+        XCTAssertThrowsError(try EmbeddingEncoder(weights: url.path, request: .init(arch: "resnet34"))) {
             XCTAssertTrue("\($0)".contains("--arch resnet34 contradicts"), "\($0)")
         }
-        XCTAssertNoThrow(try EmbeddingEncoder(weights: url.path, overrides: .init(arch: "resnet18", stem: "cifar")))
-        let encoder = try EmbeddingEncoder(weights: url.path, overrides: .init(imageSize: 24, normalize: "imagenet"))
+        XCTAssertNoThrow(try EmbeddingEncoder(weights: url.path, request: .init(arch: "resnet18", stem: "cifar")))
+        let encoder = try EmbeddingEncoder(weights: url.path, request: .init(imageSize: 24, normalize: "imagenet"))
         XCTAssertEqual(encoder.spec.imageSize, 24)
         XCTAssertEqual(encoder.spec.mean, Normalization.imageNet.mean)
         XCTAssertEqual(encoder.messages.count, 2, "\(encoder.messages)")
@@ -300,7 +300,7 @@ final class WeightImportTests: XCTestCase {
         let scale = expected.map(abs).max() ?? 1
         for name in ["community", "moco", "pickled", "hub"] {
             let encoder = try EmbeddingEncoder(weights: folder.appendingPathComponent("\(name).safetensors").path,
-                                               overrides: .init())
+                                               request: .init())
             XCTAssertEqual(encoder.spec, ModelSpec(arch: "resnet18", width: 0.125, stem: "imagenet", inputChannels: 3,
                                                    imageSize: 224, mean: Normalization.imageNet.mean,
                                                    std: Normalization.imageNet.std), name)

@@ -47,6 +47,7 @@ public final class FineTuner {
     let threads: Int
     let workers: Int
     let log: (String) -> Void
+    let folder: RunFolder
 
     public init(config: FineTuneConfig, communicator: Communicator, resume: Bool, threads: Int, workers: Int,
                 log: @escaping (String) -> Void = { writeError($0 + "\n") }) {
@@ -56,11 +57,10 @@ public final class FineTuner {
         self.threads = threads
         self.workers = workers
         self.log = communicator.rank == 0 ? log : { _ in }
+        folder = RunFolder(config.out)
     }
 
-    var runDirectory: URL { URL(fileURLWithPath: config.out) }
-    var lastURL: URL { runDirectory.appendingPathComponent("checkpoints/last.safetensors") }
-    var bestURL: URL { runDirectory.appendingPathComponent("checkpoints/best.safetensors") }
+    var bestURL: URL { folder.url.appendingPathComponent("checkpoints/best.safetensors") }
     var configJSON: String { String(decoding: (try? JSONEncoder().encode(config)) ?? Data(), as: UTF8.self) }
 
     // State of one run.
@@ -106,7 +106,7 @@ public final class FineTuner {
         let trainedStore = trainEncoder ? classifier.encoderStore : classifier.headStore
         optimizer = try makeOptimizer(trainedStore)
 
-        try agree { try self.prepareRunFolder() }
+        try comm.agree { try self.folder.prepare(config: self.config, resume: self.resume) }
         progress = FineTuneProgress()
         if config.scheduler == "plateau" {
             progress.plateau = try ReduceLROnPlateau(lr: Double(config.lr), factor: config.factor, patience: config.patience)
@@ -114,7 +114,7 @@ public final class FineTuner {
         if resume { try restore() }
         classifier.broadcast(comm)
         secondsBefore = progress.seconds
-        metrics = comm.rank == 0 ? try JSONLinesWriter(url: runDirectory.appendingPathComponent("metrics.jsonl")) : nil
+        metrics = comm.rank == 0 ? try JSONLinesWriter(url: folder.url.appendingPathComponent("metrics.jsonl")) : nil
 
         // test: the best checkpoint's result; outputs: the test images' features (embeddings) and labels.
         let (test, outputs) = try config.cacheFeatures ? runOnFeatures(stop: stop) : runOnImages(stop: stop)
@@ -127,10 +127,10 @@ public final class FineTuner {
                                       seconds: seconds, skippedImages: skipLog.count)
         if comm.rank == 0 {
             try FineTuneResults(config: config, summary: summary, progress: progress, splits: splits,
-                                embeddings: outputs.features!, labels: outputs.labels).write(to: runDirectory)
-            log("report: \(runDirectory.appendingPathComponent("report.txt").path)")
+                                embeddings: outputs.features!, labels: outputs.labels).write(to: folder.url)
+            log("report: \(folder.url.appendingPathComponent("report.txt").path)")
             do {
-                log("summary page: \(try RunReport.write(runDirectory: runDirectory).path)")
+                log("summary page: \(try RunReport.write(runDirectory: folder.url).path)")
             } catch {
                 log("warning: could not write the summary page: \(error)")
             }
@@ -352,7 +352,7 @@ public final class FineTuner {
         progress.hits = 0
         progress.count = 0
         progress.seconds = secondsBefore + Date().timeIntervalSince(started)
-        try agree {
+        try comm.agree {
             try self.metrics?.write(record)
             if improved { try self.writeBest() }
             try self.writeLast()
@@ -368,21 +368,21 @@ public final class FineTuner {
     }
 
     private func writeLast() throws {
-        try ClassifierCheckpoint.write(to: lastURL, classifier: classifier, optimizer: optimizer, progress: progress,
+        try ClassifierCheckpoint.write(to: folder.lastCheckpoint, classifier: classifier, optimizer: optimizer, progress: progress,
                                        configJSON: configJSON)
     }
 
     /// Writes the checkpoint of the step just taken (rank 0; every rank waits for it) and stops.
     private func interrupt(_ stop: StopSignal?) throws -> Never {
         progress.seconds = secondsBefore + Date().timeIntervalSince(started)
-        let save = { try self.agree { try self.writeLast() } }
+        let save = { try self.comm.agree { try self.writeLast() } }
         try (watchdog?.whilePaused(save) ?? save())
-        throw TrainingError.interrupted(signal: stop?.signalName ?? "a signal on another rank", checkpoint: lastURL.path)
+        throw TrainingError.interrupted(signal: stop?.signalName ?? "a signal on another rank", checkpoint: folder.lastCheckpoint.path)
     }
 
     /// Loads the best epoch's weights from rank 0's `best.safetensors` onto every rank.
     private func loadBest() throws {
-        try agree {
+        try comm.agree {
             let file = try SafeTensors(contentsOf: self.bestURL)
             try self.classifier.load(file)
         }
@@ -393,11 +393,13 @@ public final class FineTuner {
     /// state and progress.
     private func restore() throws {
         var bytes: [UInt8] = []
-        try agree {
-            let saved = try ClassifierCheckpoint.read(from: self.lastURL, classifier: self.classifier, optimizer: self.optimizer)
-            try self.checkResumable(savedConfigJSON: saved.configJSON)
+        try comm.agree {
+            let saved = try ClassifierCheckpoint.read(from: self.folder.lastCheckpoint, classifier: self.classifier, optimizer: self.optimizer)
+            try self.folder.checkResumable(savedJSON: saved.configJSON, as: FineTuneConfig.self,
+                                           mayChange: "only --epochs may change, and not with --scheduler cosine",
+                                           differences: self.config.trajectoryDifferences)
             // The settings a resume may change (epochs) are the run's from now on.
-            try AtomicFile.write(try JSONValue.pretty(self.config), to: self.runDirectory.appendingPathComponent("config.json"))
+            try AtomicFile.write(try JSONValue.pretty(self.config), to: self.folder.url.appendingPathComponent("config.json"))
             bytes = Array(try JSONEncoder().encode(saved.progress))
         }
         comm.broadcastBytes(&bytes, root: 0)
@@ -412,43 +414,6 @@ public final class FineTuner {
             log("the run already trained \(progress.epoch) epochs; testing its best checkpoint again")
         } else {
             log("resuming at epoch \(progress.epoch + 1), step \(progress.step + 1)")
-        }
-    }
-
-    /// Runs `body` on rank 0 and makes every rank throw if it threw.
-    private func agree(_ body: () throws -> Void) throws {
-        var message: [UInt8] = []
-        if comm.rank == 0 {
-            do { try body() } catch { message = Array("\(error)".utf8) }
-        }
-        comm.broadcastBytes(&message, root: 0)
-        if !message.isEmpty { throw TrainingError.io(String(decoding: message, as: UTF8.self)) }
-    }
-
-    private func prepareRunFolder() throws {
-        let fm = FileManager.default
-        let configURL = runDirectory.appendingPathComponent("config.json")
-        if resume {
-            guard fm.fileExists(atPath: lastURL.path) else {
-                throw TrainingError.unreadableRunFolder(config.out, "it has no checkpoints/last.safetensors")
-            }
-            return
-        }
-        if fm.fileExists(atPath: configURL.path) { throw TrainingError.runFolderExists(config.out) }
-        try fm.createDirectory(at: runDirectory.appendingPathComponent("checkpoints"), withIntermediateDirectories: true)
-        try AtomicFile.write(try JSONValue.pretty(config), to: configURL)
-        try? fm.removeItem(at: runDirectory.appendingPathComponent("metrics.jsonl"))
-    }
-
-    private func checkResumable(savedConfigJSON: String) throws {
-        let saved: FineTuneConfig
-        do { saved = try JSONDecoder().decode(FineTuneConfig.self, from: Data(savedConfigJSON.utf8)) } catch {
-            throw TrainingError.unreadableRunFolder(config.out, "its config was written by another version of this tool")
-        }
-        let differences = config.trajectoryDifferences(from: saved)
-        guard differences.isEmpty else {
-            throw TrainingError.invalidOption("--resume with settings that differ from the run's: "
-                + differences.joined(separator: ", ") + " (only --epochs may change, and not with --scheduler cosine)")
         }
     }
 

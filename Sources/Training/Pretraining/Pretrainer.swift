@@ -34,6 +34,7 @@ public final class Pretrainer {
     let threads: Int
     let workers: Int
     let log: (String) -> Void
+    let folder: RunFolder
 
     public init(config: PretrainConfig, communicator: Communicator, resume: Bool, threads: Int, workers: Int,
                 log: @escaping (String) -> Void = { writeError($0 + "\n") }) {
@@ -43,10 +44,8 @@ public final class Pretrainer {
         self.threads = threads
         self.workers = workers
         self.log = communicator.rank == 0 ? log : { _ in }
+        folder = RunFolder(config.out)
     }
-
-    var runDirectory: URL { URL(fileURLWithPath: config.out) }
-    var checkpointURL: URL { runDirectory.appendingPathComponent("checkpoints/last.safetensors") }
 
     /// Runs the job to its end (or to SIGINT/SIGTERM, after a checkpoint).
     public func run(stop: StopSignal? = nil) throws -> PretrainSummary {
@@ -79,11 +78,13 @@ public final class Pretrainer {
 
         // Rank 0 decides about the run folder and the starting point; the others follow it.
         var startStep = 0
-        try agree { try self.prepareRunFolder() }
+        try comm.agree { try self.folder.prepare(config: self.config, resume: self.resume) }
         if resume {
-            try agree {
-                let saved = try TrainingCheckpoint.read(from: self.checkpointURL, store: store, optimizer: optimizer)
-                try self.checkResumable(savedConfigJSON: saved.configJSON)
+            try comm.agree {
+                let saved = try TrainingCheckpoint.read(from: self.folder.lastCheckpoint, store: store, optimizer: optimizer)
+                try self.folder.checkResumable(savedJSON: saved.configJSON, as: PretrainConfig.self,
+                                               mayChange: "only --steps and the monitoring options may change",
+                                               differences: self.config.trajectoryDifferences)
                 startStep = saved.step
             }
             var header = [Float(startStep)]
@@ -102,7 +103,7 @@ public final class Pretrainer {
             log("resuming at step \(startStep) of \(lastStep)")
         }
 
-        let metrics = rank == 0 ? try JSONLinesWriter(url: runDirectory.appendingPathComponent("metrics.jsonl")) : nil
+        let metrics = rank == 0 ? try JSONLinesWriter(url: folder.url.appendingPathComponent("metrics.jsonl")) : nil
         let loader = DataLoader(dataset: dataset, transform: config.augmentation, batchSize: localBatch, views: 2,
                                 rank: rank, worldSize: ranks, seed: config.seed, shuffle: true, dropLast: true,
                                 workers: workers)
@@ -171,7 +172,7 @@ public final class Pretrainer {
             }
             if stopping {
                 throw TrainingError.interrupted(signal: stop?.signalName ?? "a signal on another rank",
-                                                checkpoint: checkpointURL.path)
+                                                checkpoint: folder.lastCheckpoint.path)
             }
         }
         var encoderPath: String?
@@ -179,7 +180,7 @@ public final class Pretrainer {
             encoderPath = try writeEncoder(store: store, steps: current)
             log("encoder written to \(encoderPath!)")
             do {
-                log("summary page: \(try RunReport.write(runDirectory: runDirectory).path)")
+                log("summary page: \(try RunReport.write(runDirectory: folder.url).path)")
             } catch {
                 log("warning: could not write the summary page: \(error)")
             }
@@ -187,44 +188,6 @@ public final class Pretrainer {
         skipLog.finish()
         return PretrainSummary(steps: current, losses: losses, lastKNNAccuracy: knn,
                                skippedImages: skipLog.count + loader.unreadableCount, encoderPath: encoderPath)
-    }
-
-    /// Runs `body` on rank 0 and makes every rank throw if it threw, so no rank waits forever in a
-    /// collective for a rank that gave up.
-    func agree(_ body: () throws -> Void) throws {
-        var message: [UInt8] = []
-        if comm.rank == 0 {
-            do { try body() } catch { message = Array("\(error)".utf8) }
-        }
-        comm.broadcastBytes(&message, root: 0)
-        if !message.isEmpty { throw TrainingError.io(String(decoding: message, as: UTF8.self)) }
-    }
-
-    func prepareRunFolder() throws {
-        let fm = FileManager.default
-        let configURL = runDirectory.appendingPathComponent("config.json")
-        if resume {
-            guard fm.fileExists(atPath: checkpointURL.path) else {
-                throw TrainingError.unreadableRunFolder(config.out, "it has no checkpoints/last.safetensors")
-            }
-            return
-        }
-        if fm.fileExists(atPath: configURL.path) { throw TrainingError.runFolderExists(config.out) }
-        try fm.createDirectory(at: runDirectory.appendingPathComponent("checkpoints"), withIntermediateDirectories: true)
-        try AtomicFile.write(try JSONValue.pretty(config), to: configURL)
-        try? fm.removeItem(at: runDirectory.appendingPathComponent("metrics.jsonl"))
-    }
-
-    func checkResumable(savedConfigJSON: String) throws {
-        let saved: PretrainConfig
-        do { saved = try JSONDecoder().decode(PretrainConfig.self, from: Data(savedConfigJSON.utf8)) } catch {
-            throw TrainingError.unreadableRunFolder(config.out, "its config was written by another version of this tool")
-        }
-        let differences = config.trajectoryDifferences(from: saved)
-        guard differences.isEmpty else {
-            throw TrainingError.invalidOption("--resume with settings that differ from the run's: "
-                + differences.joined(separator: ", ") + " (only --steps and the monitoring options may change)")
-        }
     }
 
     func makeOptimizer(_ store: ParameterStore) throws -> Optimizer {
@@ -239,12 +202,12 @@ public final class Pretrainer {
     func saveCheckpoint(store: ParameterStore, optimizer: Optimizer, step: Int, epoch: Int, keepCopy: Bool) throws {
         guard comm.rank == 0 else { return }
         let json = String(decoding: try JSONEncoder().encode(config), as: UTF8.self)
-        try TrainingCheckpoint.write(to: checkpointURL, store: store, optimizer: optimizer, step: step, epoch: epoch,
+        try TrainingCheckpoint.write(to: folder.lastCheckpoint, store: store, optimizer: optimizer, step: step, epoch: epoch,
                                      configJSON: json)
         if keepCopy {
-            let copy = runDirectory.appendingPathComponent(String(format: "checkpoints/step-%07d.safetensors", step))
+            let copy = folder.url.appendingPathComponent(String(format: "checkpoints/step-%07d.safetensors", step))
             try? FileManager.default.removeItem(at: copy)
-            try FileManager.default.copyItem(at: checkpointURL, to: copy)
+            try FileManager.default.copyItem(at: folder.lastCheckpoint, to: copy)
         }
     }
 
@@ -256,7 +219,7 @@ public final class Pretrainer {
         var file = SafeTensors(metadata: ["format": "pt", "simclr.kind": "encoder", "simclr.model": modelJSON,
                                           "simclr.config": configJSON, "simclr.steps": String(steps)])
         StateDict.export(store, into: &file, include: SimCLRNetwork.isEncoderTensor)
-        let url = runDirectory.appendingPathComponent("encoder.safetensors")
+        let url = folder.url.appendingPathComponent("encoder.safetensors")
         try file.write(to: url)
         return url.path
     }
