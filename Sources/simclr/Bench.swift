@@ -102,8 +102,7 @@ struct BenchStep: ParsableCommand {
         let json = options.json
         let threads = options.threads
         try runJob { comm in
-            let local = Int(ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"] ?? "") ?? 1
-            Threads.configure(threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / local))
+            Threads.configure(computeThreads(threads))
             let model = try ModelSpec(arch: arch, width: width, stem: ModelSpec.resolveStem(stem, imageSize: imageSize),
                                       inputChannels: channels, imageSize: imageSize, mean: [], std: [])
             let results = try StepBenchmark.run(model: model, batch: batchSize, simclr: simclr, warmup: warmup,
