@@ -74,6 +74,8 @@ public final class BatchNorm: Layer, WorkspaceOwner {
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
         precondition(x.rank >= 2 && x.shape.last == channels,
                      "BatchNorm(\(name)): expected [N, ..., \(channels)], got \(x.shape)")
+        let outerKind = LayerTimings.enter(.batchNormForward)
+        defer { LayerTimings.enter(outerKind) }
         let c = channels, rows = x.count / c
         input = x
         lastMode = mode
@@ -181,6 +183,8 @@ public final class BatchNorm: Layer, WorkspaceOwner {
     public func backward(_ dy: Tensor) -> Tensor {
         guard let x = input else { preconditionFailure("BatchNorm(\(name)): backward before forward") }
         precondition(dy.shape == x.shape, "BatchNorm(\(name)): dy \(dy.shape) does not match x \(x.shape)")
+        let outerKind = LayerTimings.enter(.batchNormBackward)
+        defer { LayerTimings.enter(outerKind) }
         let c = channels, rows = x.count / c
         let xp = x.data, dyp = dy.data, yp = output.tensor!.data, relu = fusedReLU
         let mean = self.mean.data, invStd = self.invStd.data

@@ -71,6 +71,8 @@ public final class Conv2d: Layer, WorkspaceOwner {
         let g = ConvGeometry(n: x.shape[0], h: x.shape[1], w: x.shape[2], c: inChannels,
                              kh: kernelHeight, kw: kernelWidth, stride: stride, padding: padding)
         precondition(g.outH > 0 && g.outW > 0, "Conv2d(\(name)): input \(x.shape) is smaller than the kernel")
+        let outerKind = LayerTimings.enter(.convForward)
+        defer { LayerTimings.enter(outerKind) }
         input = x
         geometry = g
         let y = output.get([g.n, g.outH, g.outW, outChannels])
@@ -96,7 +98,9 @@ public final class Conv2d: Layer, WorkspaceOwner {
         let col = columns.get([chunk * rowsPerImage, patch])
         for first in Swift.stride(from: 0, to: g.n, by: chunk) {
             let images = first..<Swift.min(g.n, first + chunk)
+            LayerTimings.enter(.columns)
             im2col(g, x: x.data, col: col.data, images: images)
+            LayerTimings.enter(.convForward)
             gemm(transB: true, m: images.count * rowsPerImage, n: cout, k: patch, a: col.data, b: w,
                  beta: beta, c: y.data + first * rowsPerImage * cout)
         }
@@ -109,6 +113,8 @@ public final class Conv2d: Layer, WorkspaceOwner {
         guard let x = input, let g = geometry else { preconditionFailure("Conv2d(\(name)): backward before forward") }
         precondition(dy.shape == [g.n, g.outH, g.outW, outChannels],
                      "Conv2d(\(name)): dy \(dy.shape) does not match output [\(g.n), \(g.outH), \(g.outW), \(outChannels)]")
+        let outerKind = LayerTimings.enter(.convBackward)
+        defer { LayerTimings.enter(outerKind) }
         let cout = outChannels, patch = g.patch, rowsPerImage = g.outH * g.outW
         let w = weight.value!, dW = weight.grad!
         if let bias {
@@ -125,16 +131,20 @@ public final class Conv2d: Layer, WorkspaceOwner {
         let chunk = imagesPerChunk(g)
         let col = columns.get([chunk * rowsPerImage, patch])
         let dx = needsInputGradient ? gradient.get(x.shape) : empty
+        LayerTimings.enter(.columns)
         if needsInputGradient { dx.fill(0) }
         for first in Swift.stride(from: 0, to: g.n, by: chunk) {
             let images = first..<Swift.min(g.n, first + chunk)
             let rows = images.count * rowsPerImage
             let dyChunk = dy.data + first * rowsPerImage * cout
+            LayerTimings.enter(.columns)
             if !columnsHoldInput { im2col(g, x: x.data, col: col.data, images: images) }
+            LayerTimings.enter(.convBackward)
             gemm(transA: true, m: cout, n: patch, k: rows, a: dyChunk, b: col.data, beta: 1, c: dW)
             guard needsInputGradient else { continue }
             gemm(m: rows, n: patch, k: cout, a: dyChunk, b: w, c: col.data)
             columnsHoldInput = false
+            LayerTimings.enter(.columns)
             col2im(g, col: col.data, dx: dx.data, images: images)
         }
         return dx

@@ -10,6 +10,8 @@ final class ResidualReLU: WorkspaceOwner {
     /// a, b: [N, H, W, C] -> y: [N, H, W, C]
     func forward(_ a: Tensor, _ b: Tensor) -> Tensor {
         precondition(a.shape == b.shape, "ResidualReLU: main path \(a.shape) and shortcut \(b.shape) differ")
+        let outerKind = LayerTimings.enter(.activation)
+        defer { LayerTimings.enter(outerKind) }
         let y = output.get(a.shape)
         let ap = a.data, bp = b.data, yp = y.data
         parallelFor(a.count, grain: 16_384) { range in
@@ -22,6 +24,8 @@ final class ResidualReLU: WorkspaceOwner {
     func backward(_ dy: Tensor) -> Tensor {
         guard let y = output.tensor else { preconditionFailure("ResidualReLU: backward before forward") }
         precondition(dy.shape == y.shape, "ResidualReLU: dy \(dy.shape) does not match y \(y.shape)")
+        let outerKind = LayerTimings.enter(.activation)
+        defer { LayerTimings.enter(outerKind) }
         let d = gradient.get(dy.shape)
         let yp = y.data, dyp = dy.data, dp = d.data
         parallelFor(dy.count, grain: 16_384) { range in
