@@ -7,7 +7,7 @@ import Tensors
 /// whole images as fit in `columnBudgetBytes` and computes `out[rows, Cout] = col[rows, patch] · Wᵀ`
 /// with one `gemm`; a 1x1 stride-1 convolution needs no copy (the input is the column matrix).
 /// Backward redoes im2col per chunk (unless the whole batch's columns are still in the buffer),
-/// then `dW += dyᵀ · col`, `dcol = dy · W` into the same buffer, and `col2im`.
+/// then `dW += dyᵀ · col`, `dcol = dy · W` into the same buffer, and `col2im` (which writes dx).
 public final class Conv2d: Layer, WorkspaceOwner {
     public let name: String
     public let inChannels, outChannels: Int
@@ -131,8 +131,6 @@ public final class Conv2d: Layer, WorkspaceOwner {
         let chunk = imagesPerChunk(g)
         let col = columns.get([chunk * rowsPerImage, patch])
         let dx = needsInputGradient ? gradient.get(x.shape) : empty
-        LayerTimings.enter(.columns)
-        if needsInputGradient { dx.fill(0) }
         for first in Swift.stride(from: 0, to: g.n, by: chunk) {
             let images = first..<Swift.min(g.n, first + chunk)
             let rows = images.count * rowsPerImage
@@ -145,7 +143,8 @@ public final class Conv2d: Layer, WorkspaceOwner {
             gemm(m: rows, n: patch, k: cout, a: dyChunk, b: w, c: col.data)
             columnsHoldInput = false
             LayerTimings.enter(.columns)
-            col2im(g, col: col.data, dx: dx.data, images: images)
+            // Chunks hold whole images, so each chunk's col2im writes its images' gradient outright.
+            col2im(g, col: col.data, dx: dx.data, images: images, accumulate: false)
         }
         return dx
     }
