@@ -17,8 +17,9 @@ public final class Conv2d: Layer, WorkspaceOwner {
     /// `[Cout]`, nil without bias.
     public let bias: Parameter?
     /// The largest column buffer forward and backward may use; a chunk is as many whole images as
-    /// fit (at least one).
-    public var columnBudgetBytes = 32 << 20
+    /// fit (at least one). Small enough to stay in the cores' L2 caches between im2col and the
+    /// products that read it (and, backward, between the product that writes it and col2im).
+    public var columnBudgetBytes = 2 << 20
     /// When false, `backward` computes only the parameter gradients and returns an empty tensor
     /// (a network's first layer does not need the gradient of its input image).
     public var needsInputGradient = true
