@@ -74,6 +74,8 @@ public final class BatchNorm: Layer, WorkspaceOwner {
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
         precondition(x.rank >= 2 && x.shape.last == channels,
                      "BatchNorm(\(name)): expected [N, ..., \(channels)], got \(x.shape)")
+        let outerKind = LayerTimings.enter(.batchNormForward)
+        defer { LayerTimings.enter(outerKind) }
         let c = channels, rows = x.count / c
         input = x
         lastMode = mode
@@ -94,13 +96,21 @@ public final class BatchNorm: Layer, WorkspaceOwner {
         }
         let y = output.get(x.shape)
         let src = x.data, dst = y.data, relu = fusedReLU
+        // With the ReLU, y = v where v = x·scale + shift is positive, else 0; backward recomputes v
+        // for the mask instead of reading y.
         parallelFor(rows, grain: Swift.max(1, 16_384 / c)) { range in
             for r in range {
                 let xr = src + r * c, yr = dst + r * c
-                if relu {
-                    for j in 0..<c { yr[j] = Swift.max(0, xr[j] * scale[j] + shift[j]) }
-                } else {
-                    for j in 0..<c { yr[j] = xr[j] * scale[j] + shift[j] }
+                var j = 0
+                while j + 16 <= c {
+                    let v = xr.load16(j) * scale.load16(j) + shift.load16(j)
+                    yr.store16(j, relu ? v.replacing(with: 0, where: v .<= 0) : v)
+                    j += 16
+                }
+                while j < c {
+                    let v = xr[j] * scale[j] + shift[j]
+                    yr[j] = relu && v <= 0 ? 0 : v
+                    j += 1
                 }
             }
         }
@@ -110,7 +120,9 @@ public final class BatchNorm: Layer, WorkspaceOwner {
     /// Fills `mean`/`invStd` with the (global, when synchronised) batch statistics of `x: [rows, C]`
     /// and updates the running statistics.
     ///
-    /// Locally, Σx and Σx² in Double give the variance to float precision. Across ranks the sums
+    /// Locally, Σ(x - k) and Σ(x - k)² with k the first row (a shift near the mean, so that the
+    /// difference of squares does not cancel), summed in Float over blocks of rows and in Double
+    /// across blocks, give the variance to float precision. Across ranks the sums
     /// travel as floats, where `Σx²/n - mean²` would cancel catastrophically for a channel whose mean
     /// is large against its spread; so a synchronised layer sums `[Σx, count]` first and then the
     /// squared deviations from the global mean, two small all-reduces instead of one.
@@ -119,22 +131,36 @@ public final class BatchNorm: Layer, WorkspaceOwner {
         let mean = self.mean.data, invStd = self.invStd.data
         var count = Double(rows)
         let local = reducer == nil
-        let sums = reduction.reduce(rows: rows, channels: c, sums: local ? 2 : 1) { range, acc in
+        // [C] scratch: forward does not need the backward coefficients.
+        let variance = gradCoefX.data, k = gradCoefConst.data
+        if local { k.update(from: x, count: c) } else { k.update(repeating: 0, count: c) }
+        let sums = reduction.reduceInFloat(rows: rows, channels: c, sums: local ? 2 : 1) { range, acc in
             let s1 = acc, s2 = acc + c
-            for r in range {
-                let xr = x + r * c
-                if local {
-                    for j in 0..<c {
-                        let v = Double(xr[j])
-                        s1[j] += v
-                        s2[j] += v * v
-                    }
-                } else {
-                    for j in 0..<c { s1[j] += Double(xr[j]) }
+            var j = 0
+            while j + 16 <= c {
+                let kv = k.load16(j)
+                var a1 = Vector16(), a2 = Vector16()
+                for r in range {
+                    let d = (x + r * c).load16(j) - kv
+                    a1 += d
+                    a2 += d * d
                 }
+                s1.store16(j, a1)
+                if local { s2.store16(j, a2) }
+                j += 16
+            }
+            while j < c {
+                var a1: Float = 0, a2: Float = 0
+                for r in range {
+                    let d = x[r * c + j] - k[j]
+                    a1 += d
+                    a2 += d * d
+                }
+                s1[j] = a1
+                if local { s2[j] = a2 }
+                j += 1
             }
         }
-        let variance = gradCoefX.data  // [C] scratch: forward does not need the backward coefficients
         if let reducer {
             let ex = exchange.data
             for j in 0..<c { ex[j] = Float(sums[j]) }
@@ -142,13 +168,26 @@ public final class BatchNorm: Layer, WorkspaceOwner {
             reducer(ex, c + 1)
             count = Double(ex[c])
             for j in 0..<c { mean[j] = Float(Double(ex[j]) / count) }
-            let squares = reduction.reduce(rows: rows, channels: c, sums: 1) { range, acc in
-                for r in range {
-                    let xr = x + r * c
-                    for j in 0..<c {
-                        let d = Double(xr[j] - mean[j])
-                        acc[j] += d * d
+            let squares = reduction.reduceInFloat(rows: rows, channels: c, sums: 1) { range, acc in
+                var j = 0
+                while j + 16 <= c {
+                    let mu = mean.load16(j)
+                    var a = Vector16()
+                    for r in range {
+                        let d = (x + r * c).load16(j) - mu
+                        a += d * d
                     }
+                    acc.store16(j, a)
+                    j += 16
+                }
+                while j < c {
+                    var a: Float = 0
+                    for r in range {
+                        let d = x[r * c + j] - mean[j]
+                        a += d * d
+                    }
+                    acc[j] = a
+                    j += 1
                 }
             }
             for j in 0..<c { ex[j] = Float(squares[j]) }
@@ -159,9 +198,9 @@ public final class BatchNorm: Layer, WorkspaceOwner {
             }
         } else {
             for j in 0..<c {
-                let mu = sums[j] / count
-                mean[j] = Float(mu)
-                let v = Swift.max(0, sums[c + j] / count - mu * mu)
+                let shifted = sums[j] / count
+                mean[j] = Float(Double(k[j]) + shifted)
+                let v = Swift.max(0, sums[c + j] / count - shifted * shifted)
                 variance[j] = Float(v)
                 invStd[j] = Float(1 / (v + Double(eps)).squareRoot())
             }
@@ -181,27 +220,42 @@ public final class BatchNorm: Layer, WorkspaceOwner {
     public func backward(_ dy: Tensor) -> Tensor {
         guard let x = input else { preconditionFailure("BatchNorm(\(name)): backward before forward") }
         precondition(dy.shape == x.shape, "BatchNorm(\(name)): dy \(dy.shape) does not match x \(x.shape)")
+        let outerKind = LayerTimings.enter(.batchNormBackward)
+        defer { LayerTimings.enter(outerKind) }
         let c = channels, rows = x.count / c
-        let xp = x.data, dyp = dy.data, yp = output.tensor!.data, relu = fusedReLU
-        let mean = self.mean.data, invStd = self.invStd.data
+        let xp = x.data, dyp = dy.data, relu = fusedReLU
+        let mean = self.mean.data, invStd = self.invStd.data, scale = self.scale.data, shift = self.shift.data
 
-        // Σ dy' and Σ dy'·(x - mean), where dy' is dy through the fused ReLU (0 where y is not positive).
-        let sums = reduction.reduce(rows: rows, channels: c, sums: 2) { range, acc in
+        // Σ dy' and Σ dy'·(x - mean), where dy' is dy through the fused ReLU (0 where the
+        // pre-activation x·scale + shift, recomputed as forward computed it, is not positive).
+        let sums = reduction.reduceInFloat(rows: rows, channels: c, sums: 2) { range, acc in
             let s1 = acc, s2 = acc + c
-            for r in range {
-                let xr = xp + r * c, yr = yp + r * c, dyr = dyp + r * c
-                if relu {
-                    for j in 0..<c {
-                        let g = yr[j] > 0 ? dyr[j] : 0
-                        s1[j] += Double(g)
-                        s2[j] += Double(g * (xr[j] - mean[j]))
-                    }
-                } else {
-                    for j in 0..<c {
-                        s1[j] += Double(dyr[j])
-                        s2[j] += Double(dyr[j] * (xr[j] - mean[j]))
-                    }
+            var j = 0
+            while j + 16 <= c {
+                let mu = mean.load16(j), sc = scale.load16(j), sh = shift.load16(j)
+                var a1 = Vector16(), a2 = Vector16()
+                for r in range {
+                    let xv = (xp + r * c).load16(j)
+                    var g = (dyp + r * c).load16(j)
+                    if relu { g.replace(with: 0, where: xv * sc + sh .<= 0) }
+                    a1 += g
+                    a2 += g * (xv - mu)
                 }
+                s1.store16(j, a1)
+                s2.store16(j, a2)
+                j += 16
+            }
+            while j < c {
+                var a1: Float = 0, a2: Float = 0
+                for r in range {
+                    let xv = xp[r * c + j]
+                    let g = relu && xv * scale[j] + shift[j] <= 0 ? 0 : dyp[r * c + j]
+                    a1 += g
+                    a2 += g * (xv - mean[j])
+                }
+                s1[j] = a1
+                s2[j] = a2
+                j += 1
             }
         }
         let ex = exchange.data
@@ -217,7 +271,7 @@ public final class BatchNorm: Layer, WorkspaceOwner {
         }
         // dx = γ·invStd·(dy' - mean(dy') - x̂·mean(dy'·x̂)) with batch statistics; γ·invStd·dy' with
         // running ones (they do not depend on x). Written as dx = scale·dy' + coefX·(x - mean) + const.
-        let coefX = gradCoefX.data, coefConst = gradCoefConst.data, scale = self.scale.data
+        let coefX = gradCoefX.data, coefConst = gradCoefConst.data
         switch lastMode {
         case .training:
             reducer?(ex, 2 * c)
@@ -234,16 +288,20 @@ public final class BatchNorm: Layer, WorkspaceOwner {
         let dxp = dx.data
         parallelFor(rows, grain: Swift.max(1, 16_384 / c)) { range in
             for r in range {
-                let xr = xp + r * c, yr = yp + r * c, dyr = dyp + r * c, dxr = dxp + r * c
-                if relu {
-                    for j in 0..<c {
-                        let g = yr[j] > 0 ? dyr[j] : 0
-                        dxr[j] = scale[j] * g + coefX[j] * (xr[j] - mean[j]) + coefConst[j]
-                    }
-                } else {
-                    for j in 0..<c {
-                        dxr[j] = scale[j] * dyr[j] + coefX[j] * (xr[j] - mean[j]) + coefConst[j]
-                    }
+                let xr = xp + r * c, dyr = dyp + r * c, dxr = dxp + r * c
+                var j = 0
+                while j + 16 <= c {
+                    let xv = xr.load16(j), sc = scale.load16(j)
+                    var g = dyr.load16(j)
+                    if relu { g.replace(with: 0, where: xv * sc + shift.load16(j) .<= 0) }
+                    dxr.store16(j, sc * g + coefX.load16(j) * (xv - mean.load16(j)) + coefConst.load16(j))
+                    j += 16
+                }
+                while j < c {
+                    let xv = xr[j]
+                    let g = relu && xv * scale[j] + shift[j] <= 0 ? 0 : dyr[j]
+                    dxr[j] = scale[j] * g + coefX[j] * (xv - mean[j]) + coefConst[j]
+                    j += 1
                 }
             }
         }

@@ -7,7 +7,7 @@ import Tensors
 /// whole images as fit in `columnBudgetBytes` and computes `out[rows, Cout] = col[rows, patch] · Wᵀ`
 /// with one `gemm`; a 1x1 stride-1 convolution needs no copy (the input is the column matrix).
 /// Backward redoes im2col per chunk (unless the whole batch's columns are still in the buffer),
-/// then `dW += dyᵀ · col`, `dcol = dy · W` into the same buffer, and `col2im`.
+/// then `dW += dyᵀ · col`, `dcol = dy · W` into the same buffer, and `col2im` (which writes dx).
 public final class Conv2d: Layer, WorkspaceOwner {
     public let name: String
     public let inChannels, outChannels: Int
@@ -17,8 +17,9 @@ public final class Conv2d: Layer, WorkspaceOwner {
     /// `[Cout]`, nil without bias.
     public let bias: Parameter?
     /// The largest column buffer forward and backward may use; a chunk is as many whole images as
-    /// fit (at least one).
-    public var columnBudgetBytes = 32 << 20
+    /// fit (at least one). Small enough to stay in the cores' L2 caches between im2col and the
+    /// products that read it (and, backward, between the product that writes it and col2im).
+    public var columnBudgetBytes = 2 << 20
     /// When false, `backward` computes only the parameter gradients and returns an empty tensor
     /// (a network's first layer does not need the gradient of its input image).
     public var needsInputGradient = true
@@ -71,6 +72,8 @@ public final class Conv2d: Layer, WorkspaceOwner {
         let g = ConvGeometry(n: x.shape[0], h: x.shape[1], w: x.shape[2], c: inChannels,
                              kh: kernelHeight, kw: kernelWidth, stride: stride, padding: padding)
         precondition(g.outH > 0 && g.outW > 0, "Conv2d(\(name)): input \(x.shape) is smaller than the kernel")
+        let outerKind = LayerTimings.enter(.convForward)
+        defer { LayerTimings.enter(outerKind) }
         input = x
         geometry = g
         let y = output.get([g.n, g.outH, g.outW, outChannels])
@@ -96,7 +99,9 @@ public final class Conv2d: Layer, WorkspaceOwner {
         let col = columns.get([chunk * rowsPerImage, patch])
         for first in Swift.stride(from: 0, to: g.n, by: chunk) {
             let images = first..<Swift.min(g.n, first + chunk)
+            LayerTimings.enter(.columns)
             im2col(g, x: x.data, col: col.data, images: images)
+            LayerTimings.enter(.convForward)
             gemm(transB: true, m: images.count * rowsPerImage, n: cout, k: patch, a: col.data, b: w,
                  beta: beta, c: y.data + first * rowsPerImage * cout)
         }
@@ -109,6 +114,8 @@ public final class Conv2d: Layer, WorkspaceOwner {
         guard let x = input, let g = geometry else { preconditionFailure("Conv2d(\(name)): backward before forward") }
         precondition(dy.shape == [g.n, g.outH, g.outW, outChannels],
                      "Conv2d(\(name)): dy \(dy.shape) does not match output [\(g.n), \(g.outH), \(g.outW), \(outChannels)]")
+        let outerKind = LayerTimings.enter(.convBackward)
+        defer { LayerTimings.enter(outerKind) }
         let cout = outChannels, patch = g.patch, rowsPerImage = g.outH * g.outW
         let w = weight.value!, dW = weight.grad!
         if let bias {
@@ -125,17 +132,20 @@ public final class Conv2d: Layer, WorkspaceOwner {
         let chunk = imagesPerChunk(g)
         let col = columns.get([chunk * rowsPerImage, patch])
         let dx = needsInputGradient ? gradient.get(x.shape) : empty
-        if needsInputGradient { dx.fill(0) }
         for first in Swift.stride(from: 0, to: g.n, by: chunk) {
             let images = first..<Swift.min(g.n, first + chunk)
             let rows = images.count * rowsPerImage
             let dyChunk = dy.data + first * rowsPerImage * cout
+            LayerTimings.enter(.columns)
             if !columnsHoldInput { im2col(g, x: x.data, col: col.data, images: images) }
+            LayerTimings.enter(.convBackward)
             gemm(transA: true, m: cout, n: patch, k: rows, a: dyChunk, b: col.data, beta: 1, c: dW)
             guard needsInputGradient else { continue }
             gemm(m: rows, n: patch, k: cout, a: dyChunk, b: w, c: col.data)
             columnsHoldInput = false
-            col2im(g, col: col.data, dx: dx.data, images: images)
+            LayerTimings.enter(.columns)
+            // Chunks hold whole images, so each chunk's col2im writes its images' gradient outright.
+            col2im(g, col: col.data, dx: dx.data, images: images, accumulate: false)
         }
         return dx
     }

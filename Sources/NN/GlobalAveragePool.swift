@@ -14,6 +14,8 @@ public final class GlobalAveragePool: Layer, WorkspaceOwner {
         precondition(x.rank == 4, "GlobalAveragePool: expected [N, H, W, C], got \(x.shape)")
         let (n, positions, c) = (x.shape[0], x.shape[1] * x.shape[2], x.shape[3])
         precondition(positions > 0, "GlobalAveragePool: empty image \(x.shape)")
+        let outerKind = LayerTimings.enter(.pooling)
+        defer { LayerTimings.enter(outerKind) }
         inputShape = x.shape
         let y = output.get([n, c])
         let src = x.data, dst = y.data, inverse = 1 / Float(positions)
@@ -36,6 +38,8 @@ public final class GlobalAveragePool: Layer, WorkspaceOwner {
         precondition(inputShape.count == 4, "GlobalAveragePool: backward before forward")
         let (n, positions, c) = (inputShape[0], inputShape[1] * inputShape[2], inputShape[3])
         precondition(dy.shape == [n, c], "GlobalAveragePool: dy \(dy.shape) does not match [\(n), \(c)]")
+        let outerKind = LayerTimings.enter(.pooling)
+        defer { LayerTimings.enter(outerKind) }
         let dx = gradient.get(inputShape)
         let src = dy.data, dst = dx.data, inverse = 1 / Float(positions)
         parallelFor(n) { range in

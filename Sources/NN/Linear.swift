@@ -35,6 +35,8 @@ public final class Linear: Layer, WorkspaceOwner {
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
         precondition(x.rank == 2 && x.shape[1] == inFeatures,
                      "Linear(\(name)): expected [N, \(inFeatures)], got \(x.shape)")
+        let outerKind = LayerTimings.enter(.linear)
+        defer { LayerTimings.enter(outerKind) }
         input = x
         let n = x.shape[0], out = outFeatures
         let y = output.get([n, out])
@@ -51,6 +53,8 @@ public final class Linear: Layer, WorkspaceOwner {
         guard let x = input else { preconditionFailure("Linear(\(name)): backward before forward") }
         let n = x.shape[0]
         precondition(dy.shape == [n, outFeatures], "Linear(\(name)): dy \(dy.shape) does not match [\(n), \(outFeatures)]")
+        let outerKind = LayerTimings.enter(.linear)
+        defer { LayerTimings.enter(outerKind) }
         // dW[out, in] += dyᵀ · x;  db += Σ_rows dy;  dx[N, in] = dy · W
         gemm(transA: true, m: outFeatures, n: inFeatures, k: n, a: dy.data, b: x.data, beta: 1, c: weight.grad)
         if let bias { reduction.addColumnSums(of: dy.data, rows: n, channels: outFeatures, into: bias.grad) }

@@ -25,6 +25,8 @@ public final class MaxPool2d: Layer, WorkspaceOwner {
         let (n, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (oh, ow) = (outputSize(h), outputSize(w))
         precondition(oh > 0 && ow > 0, "MaxPool2d: input \(x.shape) is smaller than the kernel \(kernelSize)")
+        let outerKind = LayerTimings.enter(.pooling)
+        defer { LayerTimings.enter(outerKind) }
         input = x
         let y = output.get([n, oh, ow, c])
         let src = x.data, dst = y.data
@@ -53,6 +55,8 @@ public final class MaxPool2d: Layer, WorkspaceOwner {
         precondition(dy.shape == y.shape, "MaxPool2d: dy \(dy.shape) does not match y \(y.shape)")
         let (n, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (oh, ow) = (y.shape[1], y.shape[2])
+        let outerKind = LayerTimings.enter(.pooling)
+        defer { LayerTimings.enter(outerKind) }
         let dx = gradient.get(x.shape)
         dx.fill(0)
         let xp = x.data, yp = y.data, dyp = dy.data, dxp = dx.data

@@ -11,6 +11,8 @@ public final class ReLU: Layer, WorkspaceOwner {
 
     /// x: any shape -> y: same shape
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
+        let outerKind = LayerTimings.enter(.activation)
+        defer { LayerTimings.enter(outerKind) }
         let y = output.get(x.shape)
         let src = x.data, dst = y.data
         parallelFor(x.count, grain: 16_384) { range in
@@ -22,6 +24,8 @@ public final class ReLU: Layer, WorkspaceOwner {
     public func backward(_ dy: Tensor) -> Tensor {
         guard let y = output.tensor else { preconditionFailure("ReLU: backward before forward") }
         precondition(dy.shape == y.shape, "ReLU: dy \(dy.shape) does not match y \(y.shape)")
+        let outerKind = LayerTimings.enter(.activation)
+        defer { LayerTimings.enter(outerKind) }
         let dx = gradient.get(dy.shape)
         let yp = y.data, dyp = dy.data, dxp = dx.data
         parallelFor(dy.count, grain: 16_384) { range in

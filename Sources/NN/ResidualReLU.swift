@@ -10,10 +10,22 @@ final class ResidualReLU: WorkspaceOwner {
     /// a, b: [N, H, W, C] -> y: [N, H, W, C]
     func forward(_ a: Tensor, _ b: Tensor) -> Tensor {
         precondition(a.shape == b.shape, "ResidualReLU: main path \(a.shape) and shortcut \(b.shape) differ")
+        let outerKind = LayerTimings.enter(.activation)
+        defer { LayerTimings.enter(outerKind) }
         let y = output.get(a.shape)
         let ap = a.data, bp = b.data, yp = y.data
         parallelFor(a.count, grain: 16_384) { range in
-            for i in range { yp[i] = Swift.max(0, ap[i] + bp[i]) }
+            var i = range.lowerBound
+            while i + 16 <= range.upperBound {
+                let v = ap.load16(i) + bp.load16(i)
+                yp.store16(i, v.replacing(with: 0, where: v .<= 0))
+                i += 16
+            }
+            while i < range.upperBound {
+                let v = ap[i] + bp[i]
+                yp[i] = v <= 0 ? 0 : v
+                i += 1
+            }
         }
         return y
     }
@@ -22,10 +34,20 @@ final class ResidualReLU: WorkspaceOwner {
     func backward(_ dy: Tensor) -> Tensor {
         guard let y = output.tensor else { preconditionFailure("ResidualReLU: backward before forward") }
         precondition(dy.shape == y.shape, "ResidualReLU: dy \(dy.shape) does not match y \(y.shape)")
+        let outerKind = LayerTimings.enter(.activation)
+        defer { LayerTimings.enter(outerKind) }
         let d = gradient.get(dy.shape)
         let yp = y.data, dyp = dy.data, dp = d.data
         parallelFor(dy.count, grain: 16_384) { range in
-            for i in range { dp[i] = yp[i] > 0 ? dyp[i] : 0 }
+            var i = range.lowerBound
+            while i + 16 <= range.upperBound {
+                dp.store16(i, dyp.load16(i).replacing(with: 0, where: yp.load16(i) .<= 0))
+                i += 16
+            }
+            while i < range.upperBound {
+                dp[i] = yp[i] > 0 ? dyp[i] : 0
+                i += 1
+            }
         }
         return d
     }

@@ -97,6 +97,8 @@ struct BenchStep: ParsableCommand {
     @Flag(help: "The SimCLR step: two views, 512-512-128 head, NT-Xent, SGD.") var simclr = false
     @Option(help: "Timed repetitions (median reported).") var iterations = 5
     @Option(help: "Untimed warm-up steps.") var warmup = 2
+    @Flag(help: "Instead of images per second, the SimCLR step's time per kind of work (conv, BN, im2col, ...).")
+    var profile = false
 
     func run() throws {
         let json = options.json
@@ -105,6 +107,18 @@ struct BenchStep: ParsableCommand {
             Threads.configure(computeThreads(threads))
             let model = try ModelSpec(arch: arch, width: width, stem: ModelSpec.resolveStem(stem, imageSize: imageSize),
                                       inputChannels: channels, imageSize: imageSize, mean: [], std: [])
+            if profile {
+                let rows = try LayerProfile.run(model: model, batch: batchSize, warmup: warmup,
+                                                iterations: iterations, communicator: comm)
+                guard comm.rank == 0 else { return }
+                for row in rows {
+                    emit([("kind", row.kind.label), ("seconds", row.seconds), ("share", row.share)], json: json)
+                }
+                let elementWise = rows.filter { !$0.kind.isMatrixProduct && $0.kind != .optimizer && $0.kind != .other }
+                emit([("kind", "element-wise and data movement"), ("seconds", elementWise.map(\.seconds).reduce(0, +)),
+                      ("share", elementWise.map(\.share).reduce(0, +))], json: json)
+                return
+            }
             let results = try StepBenchmark.run(model: model, batch: batchSize, simclr: simclr, warmup: warmup,
                                                 iterations: iterations, communicator: comm)
             guard comm.rank == 0 else { return }

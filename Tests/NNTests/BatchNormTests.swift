@@ -111,6 +111,41 @@ final class BatchNormTests: XCTestCase {
         XCTAssertEqual(bn.numBatchesTracked[0], 2)
     }
 
+    /// 35 channels (two 16-wide vector blocks and a scalar tail), more rows than one Float block,
+    /// channel means large against their spread: forward and backward in Double beside the layer.
+    func testVectorisedChannelsWithLargeMeansMatchDoubleFormulas() {
+        let (n, c) = (70, 35)
+        let (bn, store) = build { BatchNorm($0, name: "bn", channels: c, fusedReLU: true) }
+        randomizeParameters(store, seed: 6)
+        let x = randomTensor([n, c], seed: 7)
+        for i in 0..<x.count { x[i] += 50 + Float(i % c) }
+        let dy = randomTensor([n, c], seed: 8)
+        let y = bn.forward(x, mode: .training)
+        let dx = bn.backward(dy)
+        var expectedY = [Float](repeating: 0, count: x.count), expectedDx = expectedY
+        var expectedDGamma = [Float](repeating: 0, count: c), expectedDBeta = expectedDGamma
+        for j in 0..<c {
+            let column = (0..<n).map { Double(x[$0 * c + j]) }
+            let mean = column.reduce(0, +) / Double(n)
+            let invStd = 1 / (column.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(n) + 1e-5).squareRoot()
+            let gamma = Double(bn.weight!.value[j]), beta = Double(bn.bias!.value[j])
+            let xhat = column.map { ($0 - mean) * invStd }
+            let g = (0..<n).map { gamma * xhat[$0] + beta > 0 ? Double(dy[$0 * c + j]) : 0 }
+            let meanG = g.reduce(0, +) / Double(n)
+            let meanGXhat = zip(g, xhat).map { $0 * $1 }.reduce(0, +) / Double(n)
+            for i in 0..<n {
+                expectedY[i * c + j] = Float(max(0, gamma * xhat[i] + beta))
+                expectedDx[i * c + j] = Float(gamma * invStd * (g[i] - meanG - xhat[i] * meanGXhat))
+            }
+            expectedDGamma[j] = Float(meanGXhat * Double(n))
+            expectedDBeta[j] = Float(meanG * Double(n))
+        }
+        assertClose(y.array, expectedY, rtol: 1e-4, atol: 1e-4)
+        assertClose(dx.array, expectedDx, rtol: 1e-3, atol: 1e-4)
+        assertClose(grads(bn.weight!), expectedDGamma, rtol: 1e-4, atol: 1e-4)
+        assertClose(grads(bn.bias!), expectedDBeta, rtol: 1e-4, atol: 1e-4)
+    }
+
     func testEvaluationModeUsesRunningStatisticsAndUpdatesNothing() {
         let c = 2
         let (bn, store) = build { BatchNorm($0, name: "bn", channels: c) }

@@ -28,6 +28,8 @@ final class Shortcut: WorkspaceOwner {
     func addInputGradient(_ dSum: Tensor, into dx: Tensor) {
         let dShort = downsample?.backward(dSum) ?? dSum
         precondition(dShort.shape == dx.shape, "ResidualBlock: shortcut gradient \(dShort.shape) vs \(dx.shape)")
+        let outerKind = LayerTimings.enter(.activation)
+        defer { LayerTimings.enter(outerKind) }
         axpy(dx.count, 1, dShort.data, dx.data)
     }
 }
