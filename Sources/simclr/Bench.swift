@@ -60,20 +60,14 @@ struct BenchConv: ParsableCommand {
         abstract: "GFLOP/s of each distinct ResNet convolution, forward and backward, beside sgemm on the same shapes.")
 
     @OptionGroup var options: BenchOptions
-    @Option(help: "resnet18, resnet34 or resnet50.") var arch = "resnet18"
-    @Option(help: "imagenet or cifar.") var stem = "cifar"
-    @Option(help: "Width multiplier.") var width: Double = 1
-    @Option(help: "Input channels.") var channels = 3
-    @Option(help: "Input side.") var imageSize = 32
-    @Option(help: "Images per batch.") var batchSize = 256
+    @OptionGroup var network: BenchNetworkOptions
     @Option(help: "Timed repetitions (median reported).") var iterations = 3
 
     func run() throws {
-        Threads.configure(options.threads ?? ProcessInfo.processInfo.activeProcessorCount)
-        let config = try ModelSpec(arch: arch, width: width, stem: ModelSpec.resolveStem(stem, imageSize: imageSize),
-                                   inputChannels: channels, imageSize: imageSize, mean: [], std: []).resNetConfig
-        for shape in ConvBenchmark.shapes(of: config, imageSize: imageSize) {
-            let r = ConvBenchmark.run(shape, batch: batchSize, iterations: iterations)
+        Threads.configure(computeThreads(options.threads))
+        let config = try network.model().resNetConfig
+        for shape in ConvBenchmark.shapes(of: config, imageSize: network.imageSize) {
+            let r = ConvBenchmark.run(shape, batch: network.batchSize, iterations: iterations)
             emit([("layer", shape.label), ("forward_gflops", r.forwardGFLOPS), ("backward_gflops", r.backwardGFLOPS),
                   ("sgemm_gflops", r.sgemmForwardGFLOPS), ("sgemm_backward_gflops", r.sgemmBackwardGFLOPS),
                   ("forward_share_of_sgemm", r.forwardGFLOPS / r.sgemmForwardGFLOPS),
@@ -88,12 +82,7 @@ struct BenchStep: ParsableCommand {
         abstract: "Images per second of forward and training steps on random inputs (across ranks under mpirun).")
 
     @OptionGroup var options: BenchOptions
-    @Option(help: "resnet18, resnet34 or resnet50.") var arch = "resnet18"
-    @Option(help: "auto, imagenet or cifar.") var stem = "auto"
-    @Option(help: "Width multiplier.") var width: Double = 1
-    @Option(help: "Input channels.") var channels = 3
-    @Option(help: "Input side.") var imageSize = 32
-    @Option(help: "Global images per step.") var batchSize = 256
+    @OptionGroup var network: BenchNetworkOptions
     @Flag(help: "The SimCLR step: two views, 512-512-128 head, NT-Xent, SGD.") var simclr = false
     @Option(help: "Timed repetitions (median reported).") var iterations = 5
     @Option(help: "Untimed warm-up steps.") var warmup = 2
@@ -105,8 +94,8 @@ struct BenchStep: ParsableCommand {
         let threads = options.threads
         try runJob { comm in
             Threads.configure(computeThreads(threads))
-            let model = try ModelSpec(arch: arch, width: width, stem: ModelSpec.resolveStem(stem, imageSize: imageSize),
-                                      inputChannels: channels, imageSize: imageSize, mean: [], std: [])
+            let model = try network.model()
+            let batchSize = network.batchSize
             if profile {
                 let rows = try LayerProfile.run(model: model, batch: batchSize, warmup: warmup,
                                                 iterations: iterations, communicator: comm)
@@ -124,11 +113,27 @@ struct BenchStep: ParsableCommand {
             guard comm.rank == 0 else { return }
             for r in results {
                 emit([("mode", r.mode), ("images_per_second", r.imagesPerSecond), ("ranks", r.ranks),
-                      ("threads", Threads.count), ("blas", BLASKernel.coreName), ("arch", arch), ("width", width), ("image_size", imageSize),
+                      ("threads", Threads.count), ("blas", BLASKernel.coreName), ("arch", model.arch), ("width", model.width),
+                      ("image_size", model.imageSize),
                       ("batch", batchSize), ("communication_share", r.communicationShare),
                       ("peak_rss_mb", r.peakResidentMegabytes),
                       ("step_seconds", r.stepSeconds.map { ($0 * 1000).rounded() / 1000 })], json: json)
             }
         }
+    }
+}
+
+/// The network and batch a benchmark runs (random inputs of that shape).
+struct BenchNetworkOptions: ParsableArguments {
+    @Option(help: "resnet18, resnet34 or resnet50.") var arch = "resnet18"
+    @Option(help: "auto (cifar for 64 px or less), imagenet or cifar.") var stem = "auto"
+    @Option(help: "Width multiplier.") var width: Double = 1
+    @Option(help: "Input channels.") var channels = 3
+    @Option(help: "Input side.") var imageSize = 32
+    @Option(help: "Images per step (over all ranks).") var batchSize = 256
+
+    func model() throws -> ModelSpec {
+        try ModelSpec(arch: arch, width: width, stem: ModelSpec.resolveStem(stem, imageSize: imageSize),
+                      inputChannels: channels, imageSize: imageSize, mean: [], std: [])
     }
 }
