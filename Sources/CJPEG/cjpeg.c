@@ -72,6 +72,21 @@ static void rgb_row_to_gray(const unsigned char *in, unsigned char *out, int wid
     }
 }
 
+/* Opens `data` in `cinfo`, reads the header (a libjpeg error longjmps to the caller's handler) and
+   records what it says in `image`. */
+static void read_header_into(struct jpeg_decompress_struct *cinfo, const unsigned char *data, size_t size,
+                             cjpeg_image *image) {
+    jpeg_create_decompress(cinfo);
+    jpeg_mem_src(cinfo, data, (unsigned long)size);
+    jpeg_read_header(cinfo, TRUE);
+    image->source_width = (int)cinfo->image_width;
+    image->source_height = (int)cinfo->image_height;
+    image->source_components = cinfo->num_components;
+    image->progressive = cinfo->progressive_mode ? 1 : 0;
+    image->adobe_inverted = cinfo->saw_Adobe_marker &&
+        (cinfo->jpeg_color_space == JCS_CMYK || cinfo->jpeg_color_space == JCS_YCCK);
+}
+
 int cjpeg_decode(const unsigned char *data, size_t size, int min_width, int min_height,
                  int output, cjpeg_image *image) {
     memset(image, 0, sizeof *image);
@@ -92,20 +107,12 @@ int cjpeg_decode(const unsigned char *data, size_t size, int min_width, int min_
         copy_message(image->message, err.message);
         return CJPEG_CORRUPT;
     }
-    jpeg_create_decompress(&cinfo);
-    jpeg_mem_src(&cinfo, data, (unsigned long)size);
-    jpeg_read_header(&cinfo, TRUE);
-
-    image->source_width = (int)cinfo.image_width;
-    image->source_height = (int)cinfo.image_height;
-    image->source_components = cinfo.num_components;
-    image->progressive = cinfo.progressive_mode ? 1 : 0;
+    read_header_into(&cinfo, data, size, image);
     int cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
     int gray = output == CJPEG_OUTPUT_GRAY ||
                (output == CJPEG_OUTPUT_AUTO && cinfo.jpeg_color_space == JCS_GRAYSCALE);
     if (cmyk) {
         cinfo.out_color_space = JCS_CMYK;   // libjpeg turns YCCK into CMYK for us
-        image->adobe_inverted = cinfo.saw_Adobe_marker ? 1 : 0;
     } else {
         cinfo.out_color_space = gray ? JCS_GRAYSCALE : JCS_RGB;
     }
@@ -187,15 +194,7 @@ int cjpeg_read_header(const unsigned char *data, size_t size, cjpeg_image *image
         copy_message(image->message, err.message);
         return CJPEG_CORRUPT;
     }
-    jpeg_create_decompress(&cinfo);
-    jpeg_mem_src(&cinfo, data, (unsigned long)size);
-    jpeg_read_header(&cinfo, TRUE);
-    image->source_width = (int)cinfo.image_width;
-    image->source_height = (int)cinfo.image_height;
-    image->source_components = cinfo.num_components;
-    image->progressive = cinfo.progressive_mode ? 1 : 0;
-    image->adobe_inverted = cinfo.saw_Adobe_marker &&
-        (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK);
+    read_header_into(&cinfo, data, size, image);
     int truncated = err.saw_eof;
     jpeg_destroy_decompress(&cinfo);
     if (truncated) {
