@@ -14,6 +14,14 @@ enum JSONValue {
         return result
     }
 
+    /// The top-level fields (outside `ignoring`) whose JSON differs between `a` and `b`, sorted: the
+    /// settings of a run that a resume may not change.
+    static func differingFields<T: Encodable>(_ a: T, _ b: T, ignoring: Set<String>) -> [String] {
+        let mine = (try? object(of: a)) ?? [:]
+        let theirs = (try? object(of: b)) ?? [:]
+        return Set(mine.keys).union(theirs.keys).subtracting(ignoring).filter { mine[$0] != theirs[$0] }.sorted()
+    }
+
     /// Pretty, sorted JSON for files people read.
     static func pretty<T: Encodable>(_ value: T) throws -> Data {
         let encoder = JSONEncoder()

@@ -78,7 +78,7 @@ struct Pretrain: ParsableCommand {
             var augmentation = SimCLRAugmentation(size: model.imageSize, strength: strength,
                                                   normalization: model.normalization)
             augmentation.normalization = model.normalization
-            let featureSize = ResNetFeatureSize.of(model)
+            let featureSize = model.resNetConfig.featureDimension
             let config = PretrainConfig(
                 data: dataOptions.data.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
                 format: dataOptions.format, model: model, augmentation: augmentation,

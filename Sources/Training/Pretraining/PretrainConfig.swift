@@ -86,9 +86,6 @@ public struct PretrainConfig: Codable, Equatable {
 
     /// The names of settings that differ from `other` and would change the run's trajectory.
     func trajectoryDifferences(from other: PretrainConfig) -> [String] {
-        let mine = (try? JSONValue.object(of: self)) ?? [:]
-        let theirs = (try? JSONValue.object(of: other)) ?? [:]
-        return Set(mine.keys).union(theirs.keys).subtracting(Self.resumable)
-            .filter { mine[$0] != theirs[$0] }.sorted()
+        JSONValue.differingFields(self, other, ignoring: Self.resumable)
     }
 }

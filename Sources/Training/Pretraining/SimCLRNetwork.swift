@@ -46,7 +46,3 @@ extension ModelSpec {
     }
 }
 
-/// The feature size of a model spec's encoder without building it.
-public enum ResNetFeatureSize {
-    public static func of(_ model: ModelSpec) -> Int { model.resNetConfig.featureDimension }
-}
