@@ -44,6 +44,8 @@ struct Pretrain: ParsableCommand {
     var bn = "sync"
     @Option(help: "Colour-jitter strength s; default 0.5 for images of 32 px or less, else 1.")
     var strength: Float?
+    @Option(help: "Smallest area fraction of a random resized crop (the largest is 1).")
+    var cropScale: Float = 0.08
     @Option(help: "Also keep a checkpoint copy every K steps (last.safetensors is rewritten each epoch and at the end).")
     var checkpointEvery = 0
     @Option(help: "Run the k-NN monitor every E epochs (0: never).")
@@ -66,6 +68,7 @@ struct Pretrain: ParsableCommand {
         }
         guard ["sync", "local"].contains(bn) else { throw ValidationError("--bn takes sync or local, not '\(bn)'") }
         if let microBatch, microBatch <= 0 { throw ValidationError("--micro-batch must be positive") }
+        guard cropScale > 0, cropScale <= 1 else { throw ValidationError("--crop-scale must be in (0, 1]") }
     }
 
     func run() throws {
@@ -78,6 +81,7 @@ struct Pretrain: ParsableCommand {
             var augmentation = SimCLRAugmentation(size: model.imageSize, strength: strength,
                                                   normalization: model.normalization)
             augmentation.normalization = model.normalization
+            augmentation.cropScale = cropScale...1
             let featureSize = model.resNetConfig.featureDimension
             let config = PretrainConfig(
                 data: dataOptions.data.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
