@@ -8,6 +8,10 @@ import Tensors
 /// with one `gemm`; a 1x1 stride-1 convolution needs no copy (the input is the column matrix).
 /// Backward redoes im2col per chunk (unless the whole batch's columns are still in the buffer),
 /// then `dW += dyᵀ · col`, `dcol = dy · W` into the same buffer, and `col2im` (which writes dx).
+///
+/// A 3x3 stride-1 padding-1 convolution (ResNet's, except the stride-2 ones) runs its forward pass
+/// and its input gradient by Winograd F(2x2, 3x3) instead (`WinogradConvolution`) while
+/// `Conv2d.useWinograd` is set; its weight gradient stays on the im2col path.
 public final class Conv2d: Layer, WorkspaceOwner {
     public let name: String
     public let inChannels, outChannels: Int
@@ -23,6 +27,11 @@ public final class Conv2d: Layer, WorkspaceOwner {
     /// When false, `backward` computes only the parameter gradients and returns an empty tensor
     /// (a network's first layer does not need the gradient of its input image).
     public var needsInputGradient = true
+    /// Whether 3x3 stride-1 padding-1 convolutions take the Winograd F(2x2, 3x3) path for the
+    /// forward pass and the input gradient (true) or the im2col path like every other convolution
+    /// (false; for comparisons). Read at every forward and backward; its transformed input and
+    /// products obey `columnBudgetBytes` too.
+    nonisolated(unsafe) public static var useWinograd = true
 
     /// Kept alive with the layer: the parameters point into its arenas.
     private let store: ParameterStore
@@ -34,6 +43,10 @@ public final class Conv2d: Layer, WorkspaceOwner {
     private var columnsHoldInput = false
     private let empty = Tensor(zeros: [0])
     private let reduction = ChannelReduction()
+    /// Its budget is set from `columnBudgetBytes` at each use.
+    let winograd = WinogradConvolution(budgetBytes: 0)
+    /// Whether `winograd` holds the transform of the current weights (made by the last forward).
+    private var winogradHoldsWeights = false
 
     /// Registers `name.weight` (Kaiming normal, fan-out, as torchvision's ResNet) and, with `bias`,
     /// `name.bias` (PyTorch's default uniform ±1/sqrt(fan-in)).
@@ -54,10 +67,15 @@ public final class Conv2d: Layer, WorkspaceOwner {
             : nil
     }
 
-    var workspaceTensors: [Tensor] { output.held + gradient.held + columns.held }
+    var workspaceTensors: [Tensor] { output.held + gradient.held + columns.held + winograd.workspaceTensors }
 
     /// Whether the input itself is the column matrix.
     private var isPointwise: Bool { kernelHeight == 1 && kernelWidth == 1 && stride == 1 && padding == 0 }
+
+    /// Whether forward and the input gradient go through `winograd`.
+    private var usesWinograd: Bool {
+        Conv2d.useWinograd && kernelHeight == 3 && kernelWidth == 3 && stride == 1 && padding == 1
+    }
 
     /// Images per chunk so that a chunk's columns fit the budget.
     private func imagesPerChunk(_ g: ConvGeometry) -> Int {
@@ -79,6 +97,14 @@ public final class Conv2d: Layer, WorkspaceOwner {
         let y = output.get([g.n, g.outH, g.outW, outChannels])
         let cout = outChannels, patch = g.patch, rowsPerImage = g.outH * g.outW
         let w = weight.value!
+        columnsHoldInput = false
+        winogradHoldsWeights = usesWinograd
+        if winogradHoldsWeights {
+            winograd.budgetBytes = columnBudgetBytes
+            winograd.transformWeights(w, outChannels: cout, inChannels: inChannels)
+            winograd.forward(x.data, n: g.n, h: g.h, w: g.w, bias: bias?.value, into: y.data)
+            return y
+        }
         // With a bias, the output starts as the bias and the product adds to it.
         let beta: Float
         if let bias {
@@ -132,6 +158,8 @@ public final class Conv2d: Layer, WorkspaceOwner {
         let chunk = imagesPerChunk(g)
         let col = columns.get([chunk * rowsPerImage, patch])
         let dx = needsInputGradient ? gradient.get(x.shape) : empty
+        // dx by Winograd after the loop, which then computes dW only.
+        let winogradInputGradient = needsInputGradient && usesWinograd
         for first in Swift.stride(from: 0, to: g.n, by: chunk) {
             let images = first..<Swift.min(g.n, first + chunk)
             let rows = images.count * rowsPerImage
@@ -140,12 +168,21 @@ public final class Conv2d: Layer, WorkspaceOwner {
             if !columnsHoldInput { im2col(g, x: x.data, col: col.data, images: images) }
             LayerTimings.enter(.convBackward)
             gemm(transA: true, m: cout, n: patch, k: rows, a: dyChunk, b: col.data, beta: 1, c: dW)
-            guard needsInputGradient else { continue }
+            guard needsInputGradient && !winogradInputGradient else { continue }
             gemm(m: rows, n: patch, k: cout, a: dyChunk, b: w, c: col.data)
             columnsHoldInput = false
             LayerTimings.enter(.columns)
             // Chunks hold whole images, so each chunk's col2im writes its images' gradient outright.
             col2im(g, col: col.data, dx: dx.data, images: images, accumulate: false)
+        }
+        if winogradInputGradient {
+            // The switch may have been turned on after the forward being differentiated.
+            if !winogradHoldsWeights {
+                winograd.transformWeights(w, outChannels: cout, inChannels: inChannels)
+                winogradHoldsWeights = true
+            }
+            winograd.budgetBytes = columnBudgetBytes
+            winograd.inputGradient(dy.data, n: g.n, h: g.h, w: g.w, into: dx.data)
         }
         return dx
     }

@@ -1,0 +1,254 @@
+import Tensors
+
+/// A stride-1, padding-1 3x3 convolution over channels-last images by Winograd's minimal filtering
+/// F(2x2, 3x3) (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2016).
+///
+/// The output is cut into 2x2 tiles; tile `Y = Aᵀ [U ⊙ V] A`, where `U = G g Gᵀ` is the 4x4 transform
+/// of a 3x3 kernel `g` and `V = Bᵀ d B` that of the 4x4 input patch `d` under the tile (patches of
+/// neighbouring tiles overlap by two pixels; outside the image reads zero, which is the padding).
+/// Summed over input channels, the element-wise products at each of the 16 positions `p` are one
+/// matrix product over all tiles of a chunk of images:
+///
+///     M[p]: [tiles, Cout] = V[p]: [tiles, Cin] · U[p]ᵀ    (U[p]: [Cout, Cin])
+///
+/// 16 products of `tiles·Cin·Cout` instead of one of `4·tiles·9·Cin·Cout`: 2.25x fewer
+/// multiplications than im2col, plus the transforms, which are linear in the data.
+///
+/// The input gradient of such a convolution is the same kind of convolution of `dy` with the kernel
+/// rotated by 180 degrees and its channel axes swapped. Rotating `g` reverses the columns of `G`
+/// (`G J = P G`, `P` swapping rows 0 and 3), so that kernel's transform is `U` itself with its
+/// positions permuted by `P` in both axes and its channel axes transposed: backward reuses the
+/// forward's `U` and needs no second weight transform.
+///
+/// Buffers are workspaces, reused from call to call: after the first step nothing is allocated.
+final class WinogradConvolution {
+    /// The largest transformed input plus products (`V` and `M`) of one chunk; a chunk is as many
+    /// whole images as fit (at least one).
+    var budgetBytes: Int
+
+    /// U: [16, Cout, Cin]
+    private var weights = Workspace()
+    /// V: [16, tiles, C] of the chunk being convolved.
+    private var tiles = Workspace()
+    /// M: [16, tiles, C'] of the chunk being convolved.
+    private var products = Workspace()
+    private var inChannels = 0, outChannels = 0
+
+    init(budgetBytes: Int) {
+        self.budgetBytes = budgetBytes
+    }
+
+    var workspaceTensors: [Tensor] { weights.held + tiles.held + products.held }
+
+    /// w: [Cout, 3, 3, Cin] -> U: [16, Cout, Cin]. Call once per forward: the weights change every step.
+    func transformWeights(_ w: UnsafePointer<Float>, outChannels cout: Int, inChannels cin: Int) {
+        inChannels = cin
+        outChannels = cout
+        let u = weights.get([16, cout, cin]).data
+        let positionStride = cout * cin
+        parallelFor(cout, grain: Swift.max(1, 4096 / (9 * cin))) { range in
+            withUnsafeTemporaryAllocation(of: Vector16.self, capacity: 16) { t in
+                for co in range {
+                    for c0 in Swift.stride(from: 0, to: cin, by: 16) {
+                        let lanes = Swift.min(16, cin - c0)
+                        // t[4·ky + j] = (g Gᵀ)[ky, j]: each kernel row through Gᵀ.
+                        for ky in 0..<3 {
+                            let row = w + (co * 3 + ky) * 3 * cin + c0
+                            let g0 = loadLanes(row, lanes), g1 = loadLanes(row + cin, lanes)
+                            let g2 = loadLanes(row + 2 * cin, lanes)
+                            t[4 * ky] = g0
+                            t[4 * ky + 1] = 0.5 * (g0 + g1 + g2)
+                            t[4 * ky + 2] = 0.5 * (g0 - g1 + g2)
+                            t[4 * ky + 3] = g2
+                        }
+                        // Then each column through G.
+                        let out = u + co * cin + c0
+                        for j in 0..<4 {
+                            let a = t[j], b = t[4 + j], c = t[8 + j]
+                            storeLanes(a, out + j * positionStride, lanes)
+                            storeLanes(0.5 * (a + b + c), out + (4 + j) * positionStride, lanes)
+                            storeLanes(0.5 * (a - b + c), out + (8 + j) * positionStride, lanes)
+                            storeLanes(c, out + (12 + j) * positionStride, lanes)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// x: [N, H, W, Cin] -> y: [N, H, W, Cout] (+ bias: [Cout]), with the weights last transformed.
+    func forward(_ x: UnsafePointer<Float>, n: Int, h: Int, w: Int, bias: UnsafePointer<Float>?,
+                 into y: UnsafeMutablePointer<Float>) {
+        precondition(outChannels > 0, "WinogradConvolution: forward before transformWeights")
+        convolve(x, n: n, h: h, w: w, cin: inChannels, cout: outChannels, rotated: false, bias: bias, into: y,
+                 productKind: .convForward)
+    }
+
+    /// dy: [N, H, W, Cout] -> dx: [N, H, W, Cin], with the weights of the forward being differentiated.
+    func inputGradient(_ dy: UnsafePointer<Float>, n: Int, h: Int, w: Int, into dx: UnsafeMutablePointer<Float>) {
+        precondition(outChannels > 0, "WinogradConvolution: inputGradient before transformWeights")
+        convolve(dy, n: n, h: h, w: w, cin: outChannels, cout: inChannels, rotated: true, bias: nil, into: dx,
+                 productKind: .convBackward)
+    }
+
+    /// x: [N, H, W, cin] -> y: [N, H, W, cout] through `U` (`rotated`: the kernel rotated by 180
+    /// degrees with its channel axes swapped, for the input gradient).
+    private func convolve(_ x: UnsafePointer<Float>, n: Int, h: Int, w: Int, cin: Int, cout: Int, rotated: Bool,
+                          bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>,
+                          productKind: LayerTimings.Kind) {
+        let tilesH = (h + 1) / 2, tilesW = (w + 1) / 2, tilesPerImage = tilesH * tilesW
+        let bytesPerImage = 16 * tilesPerImage * (cin + cout) * MemoryLayout<Float>.size
+        let chunk = Swift.max(1, Swift.min(n, budgetBytes / bytesPerImage))
+        let v = tiles.get([16, chunk * tilesPerImage, cin]).data
+        let m = products.get([16, chunk * tilesPerImage, cout]).data
+        let u = weights.tensor!.data
+        let geometry = TileGeometry(h: h, w: w, tilesW: tilesW, tilesPerImage: tilesPerImage)
+        for first in Swift.stride(from: 0, to: n, by: chunk) {
+            let images = first..<Swift.min(n, first + chunk)
+            let tileCount = images.count * tilesPerImage
+            LayerTimings.enter(.columns)
+            transformInput(x + first * h * w * cin, geometry, tileCount: tileCount, channels: cin, into: v)
+            LayerTimings.enter(productKind)
+            // Below gemm's own threshold for splitting a product across threads (Gemm.swift), the
+            // pool splits the 16 positions instead; above it, gemm splits each product.
+            let splitPositions = tileCount * cin * cout < 1 << 21
+            parallelFor(16, grain: splitPositions ? 1 : 16) { positions in
+                for p in positions {
+                    let vp = v + p * tileCount * cin, mp = m + p * tileCount * cout
+                    if rotated {
+                        // U[P p]: [cin, cout] as stored (forward's [Cout, Cin]) is the rotated kernel's Uᵀ.
+                        let source = 4 * swap03(p / 4) + swap03(p % 4)
+                        gemm(m: tileCount, n: cout, k: cin, a: vp, b: u + source * cin * cout, c: mp)
+                    } else {
+                        gemm(transB: true, m: tileCount, n: cout, k: cin, a: vp, b: u + p * cout * cin, c: mp)
+                    }
+                }
+            }
+            LayerTimings.enter(.columns)
+            transformOutput(m, geometry, tileCount: tileCount, channels: cout, bias: bias,
+                            into: y + first * h * w * cout)
+        }
+    }
+}
+
+/// Where the tiles of one image lie.
+private struct TileGeometry {
+    let h, w, tilesW, tilesPerImage: Int
+}
+
+/// Row/column 0 of the 4x4 transforms swapped with row/column 3 (the effect of rotating the kernel).
+@inline(__always) private func swap03(_ i: Int) -> Int { i == 0 ? 3 : i == 3 ? 0 : i }
+
+/// x: [images, H, W, C] -> v: [16, tiles, C], v[:, t] = Bᵀ d B for the 4x4 patch d of tile t.
+private func transformInput(_ x: UnsafePointer<Float>, _ g: TileGeometry, tileCount: Int, channels c: Int,
+                            into v: UnsafeMutablePointer<Float>) {
+    let positionStride = tileCount * c
+    parallelFor(tileCount, grain: Swift.max(1, 4096 / (16 * c))) { range in
+        withUnsafeTemporaryAllocation(of: Vector16.self, capacity: 16) { d in
+            for t in range {
+                let image = t / g.tilesPerImage, tile = t % g.tilesPerImage
+                let y0 = 2 * (tile / g.tilesW) - 1, x0 = 2 * (tile % g.tilesW) - 1
+                let source = x + image * g.h * g.w * c
+                for c0 in Swift.stride(from: 0, to: c, by: 16) {
+                    let lanes = Swift.min(16, c - c0)
+                    for i in 0..<4 {
+                        let iy = y0 + i
+                        for j in 0..<4 {
+                            let ix = x0 + j
+                            d[4 * i + j] = iy >= 0 && iy < g.h && ix >= 0 && ix < g.w
+                                ? loadLanes(source + (iy * g.w + ix) * c + c0, lanes) : Vector16()
+                        }
+                    }
+                    // Bᵀ d: rows (d0 - d2, d1 + d2, d2 - d1, d1 - d3), column by column.
+                    for j in 0..<4 {
+                        let a = d[j], b = d[4 + j], cc = d[8 + j], e = d[12 + j]
+                        d[j] = a - cc; d[4 + j] = b + cc; d[8 + j] = cc - b; d[12 + j] = b - e
+                    }
+                    // (Bᵀ d) B: the same combination of the columns, row by row.
+                    let out = v + t * c + c0
+                    for i in 0..<4 {
+                        let a = d[4 * i], b = d[4 * i + 1], cc = d[4 * i + 2], e = d[4 * i + 3]
+                        storeLanes(a - cc, out + (4 * i) * positionStride, lanes)
+                        storeLanes(b + cc, out + (4 * i + 1) * positionStride, lanes)
+                        storeLanes(cc - b, out + (4 * i + 2) * positionStride, lanes)
+                        storeLanes(b - e, out + (4 * i + 3) * positionStride, lanes)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// m: [16, tiles, C] -> y: [images, H, W, C], each tile's 2x2 pixels `Aᵀ m A` (+ bias); the pixels
+/// of edge tiles that fall outside an odd-sized image are dropped.
+private func transformOutput(_ m: UnsafePointer<Float>, _ g: TileGeometry, tileCount: Int, channels c: Int,
+                             bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>) {
+    let positionStride = tileCount * c
+    parallelFor(tileCount, grain: Swift.max(1, 4096 / (16 * c))) { range in
+        withUnsafeTemporaryAllocation(of: Vector16.self, capacity: 8) { s in
+            for t in range {
+                let image = t / g.tilesPerImage, tile = t % g.tilesPerImage
+                let y0 = 2 * (tile / g.tilesW), x0 = 2 * (tile % g.tilesW)
+                let hasRow1 = y0 + 1 < g.h, hasColumn1 = x0 + 1 < g.w
+                let target = y + ((image * g.h + y0) * g.w + x0) * c
+                for c0 in Swift.stride(from: 0, to: c, by: 16) {
+                    let lanes = Swift.min(16, c - c0)
+                    let source = m + t * c + c0
+                    // s[4·i + j] = (Aᵀ m)[i, j]: rows (m0 + m1 + m2, m1 - m2 - m3), column by column.
+                    for j in 0..<4 {
+                        let a = loadLanes(source + j * positionStride, lanes)
+                        let b = loadLanes(source + (4 + j) * positionStride, lanes)
+                        let cc = loadLanes(source + (8 + j) * positionStride, lanes)
+                        let e = loadLanes(source + (12 + j) * positionStride, lanes)
+                        s[j] = a + b + cc
+                        s[4 + j] = b - cc - e
+                    }
+                    let offset = bias.map { loadLanes($0 + c0, lanes) } ?? Vector16()
+                    // (Aᵀ m) A: the same combination of the columns, row by row.
+                    for i in 0..<(hasRow1 ? 2 : 1) {
+                        let a = s[4 * i], b = s[4 * i + 1], cc = s[4 * i + 2], e = s[4 * i + 3]
+                        let row = target + i * g.w * c + c0
+                        storeLanes(a + b + cc + offset, row, lanes)
+                        if hasColumn1 { storeLanes(b - cc - e + offset, row + c, lanes) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The first `lanes` (1...16) floats at `p`, the other lanes zero.
+@inline(__always) private func loadLanes(_ p: UnsafePointer<Float>, _ lanes: Int) -> Vector16 {
+    if lanes == 16 { return UnsafeRawPointer(p).loadUnaligned(as: Vector16.self) }
+    var v = Vector16()
+    for i in 0..<lanes { v[i] = p[i] }
+    return v
+}
+
+/// Stores the first `lanes` (1...16) lanes of `v` at `p`.
+@inline(__always) private func storeLanes(_ v: Vector16, _ p: UnsafeMutablePointer<Float>, _ lanes: Int) {
+    if lanes == 16 {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vector16.self)
+        return
+    }
+    for i in 0..<lanes { p[i] = v[i] }
+}
+
+/// The direct loop a stride-1, padding-1 3x3 convolution means, accumulated in Double: the
+/// reference the Winograd path is tested against.
+///
+/// x: [N, H, W, Cin], weight: [Cout, 3, 3, Cin], bias: [Cout] or nil -> y: [N, H, W, Cout]
+func referenceConvolution3x3(_ x: UnsafePointer<Float>, n: Int, h: Int, w: Int, inChannels cin: Int,
+                             outChannels cout: Int, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                             into y: UnsafeMutablePointer<Float>) {
+    for image in 0..<n { for oy in 0..<h { for ox in 0..<w { for co in 0..<cout {
+        var acc = Double(bias?[co] ?? 0)
+        for ky in 0..<3 { for kx in 0..<3 {
+            let iy = oy - 1 + ky, ix = ox - 1 + kx
+            guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
+            let pixel = x + ((image * h + iy) * w + ix) * cin, tap = weight + ((co * 3 + ky) * 3 + kx) * cin
+            for ci in 0..<cin { acc += Double(pixel[ci]) * Double(tap[ci]) }
+        } }
+        y[((image * h + oy) * w + ox) * cout + co] = Float(acc)
+    } } } }
+}

@@ -1,0 +1,158 @@
+@testable import NN
+import Tensors
+import TestSupport
+import XCTest
+
+/// The Winograd F(2x2, 3x3) path of `Conv2d` against the direct loop and the im2col path.
+final class WinogradTests: XCTestCase {
+    /// (batch, height, width, Cin, Cout, bias): odd sizes (partial edge tiles), one channel, channel
+    /// counts on both sides of the 16-lane blocks, a single-output-channel layer.
+    private let shapes = [(3, 7, 7, 1, 4, false), (2, 5, 3, 3, 5, true), (1, 1, 1, 2, 3, false),
+                          (2, 8, 8, 16, 16, false), (1, 6, 9, 17, 33, true), (2, 4, 4, 32, 1, false)]
+
+    private var savedSwitch = true, savedThreads = 1
+
+    override func setUp() {
+        savedSwitch = Conv2d.useWinograd
+        savedThreads = Threads.count
+    }
+
+    override func tearDown() {
+        Conv2d.useWinograd = savedSwitch
+        Threads.configure(savedThreads)
+    }
+
+    private func makeConv(_ cin: Int, _ cout: Int, bias: Bool, seed: UInt64) -> (Conv2d, ParameterStore) {
+        let (conv, store) = build { Conv2d($0, name: "c", inChannels: cin, outChannels: cout, kernelSize: 3,
+                                           padding: 1, bias: bias) }
+        randomizeParameters(store, seed: seed)
+        return (conv, store)
+    }
+
+    /// Forward and backward of `conv` through the chosen path: (y, dx, dW).
+    private func run(_ conv: Conv2d, _ store: ParameterStore, _ x: Tensor, _ dy: Tensor,
+                     winograd: Bool) -> (y: [Float], dx: [Float], dW: [Float]) {
+        Conv2d.useWinograd = winograd
+        let y = conv.forward(x, mode: .training).array
+        store.zeroGrad()
+        let dx = conv.backward(dy).array
+        return (y, dx, Array(UnsafeBufferPointer(start: conv.weight.grad, count: conv.weight.count)))
+    }
+
+    func testForwardMatchesDirectLoopAndIm2colIncludingChunksAndThreads() {
+        for threads in [1, 2] {
+            Threads.configure(threads)
+            for (n, h, w, cin, cout, hasBias) in shapes {
+                for budget in [32 << 20, 1] {  // the whole batch in one chunk, and one image per chunk
+                    let label = "\(n)x\(h)x\(w)x\(cin)->\(cout) bias \(hasBias) budget \(budget) threads \(threads)"
+                    let (conv, store) = makeConv(cin, cout, bias: hasBias, seed: 3)
+                    conv.columnBudgetBytes = budget
+                    let x = randomTensor([n, h, w, cin], seed: 4)
+                    let dy = randomTensor([n, h, w, cout], seed: 5)
+                    let fast = run(conv, store, x, dy, winograd: true)
+                    let expected = Tensor(zeros: [n, h, w, cout])
+                    referenceConvolution3x3(x.data, n: n, h: h, w: w, inChannels: cin, outChannels: cout,
+                                            weight: conv.weight.value, bias: conv.bias?.value, into: expected.data)
+                    assertClose(fast.y, expected.array, rtol: 1e-4, atol: 1e-5, "forward vs direct \(label)")
+                    let slow = run(conv, store, x, dy, winograd: false)
+                    assertClose(fast.y, slow.y, rtol: 1e-4, atol: 1e-5, "forward vs im2col \(label)")
+                }
+            }
+        }
+    }
+
+    /// dx is a stride-1 padding-1 3x3 convolution of dy with the kernel rotated by 180 degrees and
+    /// its channels swapped: built here explicitly and run through the direct loop.
+    func testInputGradientMatchesRotatedKernelAndIm2col() {
+        for threads in [1, 2] {
+            Threads.configure(threads)
+            for (n, h, w, cin, cout, hasBias) in shapes {
+                for budget in [32 << 20, 1] {
+                    let label = "\(n)x\(h)x\(w)x\(cin)->\(cout) bias \(hasBias) budget \(budget) threads \(threads)"
+                    let (conv, store) = makeConv(cin, cout, bias: hasBias, seed: 6)
+                    conv.columnBudgetBytes = budget
+                    let x = randomTensor([n, h, w, cin], seed: 7)
+                    let dy = randomTensor([n, h, w, cout], seed: 8)
+                    let fast = run(conv, store, x, dy, winograd: true)
+
+                    // rotated: [Cin, 3, 3, Cout], rotated[ci, a, b, co] = W[co, 2 - a, 2 - b, ci]
+                    let rotated = Tensor(zeros: [cin, 3, 3, cout])
+                    for co in 0..<cout { for ky in 0..<3 { for kx in 0..<3 { for ci in 0..<cin {
+                        rotated[((ci * 3 + 2 - ky) * 3 + 2 - kx) * cout + co] =
+                            conv.weight.value[((co * 3 + ky) * 3 + kx) * cin + ci]
+                    } } } }
+                    let expected = Tensor(zeros: [n, h, w, cin])
+                    referenceConvolution3x3(dy.data, n: n, h: h, w: w, inChannels: cout, outChannels: cin,
+                                            weight: rotated.data, bias: nil, into: expected.data)
+                    assertClose(fast.dx, expected.array, rtol: 1e-4, atol: 1e-5, "dx vs rotated direct \(label)")
+
+                    let slow = run(conv, store, x, dy, winograd: false)
+                    assertClose(fast.dx, slow.dx, rtol: 1e-4, atol: 1e-5, "dx vs im2col \(label)")
+                    assertClose(fast.dW, slow.dW, rtol: 1e-5, atol: 1e-6, "dW \(label)")
+                }
+            }
+        }
+    }
+
+    func testGradientsMatchFiniteDifferences() {
+        Conv2d.useWinograd = true
+        for (n, h, w, cin, cout, hasBias) in [(2, 5, 7, 2, 3, true), (1, 4, 4, 3, 2, false), (2, 3, 1, 1, 2, false)] {
+            let (conv, store) = makeConv(cin, cout, bias: hasBias, seed: 9)
+            let x = randomTensor([n, h, w, cin], seed: 10)
+            checkGradients(store: store, input: x, forward: { conv.forward($0, mode: .training) },
+                           backward: { conv.backward($0) }, "winograd \(n)x\(h)x\(w)x\(cin)->\(cout)")
+            XCTAssertFalse(conv.winograd.workspaceTensors.isEmpty, "the check must have run the Winograd path")
+        }
+    }
+
+    /// The switch turned on between a forward and its backward: backward transforms the weights itself.
+    func testSwitchTurnedOnBeforeBackward() {
+        let (conv, store) = makeConv(3, 4, bias: false, seed: 11)
+        let x = randomTensor([2, 5, 5, 3], seed: 12), dy = randomTensor([2, 5, 5, 4], seed: 13)
+        let slow = run(conv, store, x, dy, winograd: false)
+        Conv2d.useWinograd = false
+        _ = conv.forward(x, mode: .training)
+        Conv2d.useWinograd = true
+        let dx = conv.backward(dy).array
+        XCTAssertFalse(conv.winograd.workspaceTensors.isEmpty)
+        assertClose(dx, slow.dx, rtol: 1e-4, atol: 1e-5)
+    }
+
+    /// Off, every convolution takes the im2col path and the Winograd buffers are never made; on,
+    /// only 3x3 stride-1 padding-1 convolutions take it.
+    func testSwitchSelectsThePath() {
+        let x = randomTensor([2, 6, 6, 3], seed: 14)
+        for (k, s, p, eligible) in [(3, 1, 1, true), (3, 2, 1, false), (3, 1, 0, false), (1, 1, 0, false),
+                                    (5, 1, 2, false)] {
+            for on in [false, true] {
+                Conv2d.useWinograd = on
+                let (conv, _) = build { Conv2d($0, name: "c", inChannels: 3, outChannels: 4, kernelSize: k,
+                                               stride: s, padding: p) }
+                let y = conv.forward(x, mode: .training)
+                _ = conv.backward(randomTensor(y.shape, seed: 15))
+                XCTAssertEqual(conv.winograd.workspaceTensors.isEmpty, !(on && eligible), "k\(k) s\(s) p\(p) on \(on)")
+            }
+        }
+    }
+
+    /// Chunks of whole images within the budget, and the same buffers from the second step on.
+    func testBuffersRespectBudgetAndAreReused() {
+        Conv2d.useWinograd = true
+        let (n, h, w, cin, cout) = (4, 7, 5, 8, 6)
+        let tilesPerImage = 4 * 3
+        let bytesPerImage = 16 * tilesPerImage * (cin + cout) * MemoryLayout<Float>.size
+        let (conv, store) = makeConv(cin, cout, bias: false, seed: 16)
+        conv.columnBudgetBytes = 2 * bytesPerImage + 1
+        let x = randomTensor([n, h, w, cin], seed: 17), dy = randomTensor([n, h, w, cout], seed: 18)
+        let first = run(conv, store, x, dy, winograd: true)
+        let held = conv.winograd.workspaceTensors
+        // U, then V and M for two images' tiles (the larger channel count, from whichever pass).
+        XCTAssertEqual(held.map(\.capacity), [16 * cout * cin, 16 * 2 * tilesPerImage * cin,
+                                              16 * 2 * tilesPerImage * cin])
+        let second = run(conv, store, x, dy, winograd: true)
+        XCTAssertEqual(first.y, second.y)
+        XCTAssertEqual(first.dx, second.dx)
+        XCTAssertTrue(zip(held, conv.winograd.workspaceTensors).allSatisfy { $0 === $1 })
+        XCTAssertEqual(conv.winograd.workspaceTensors.count, 3)
+    }
+}
