@@ -61,6 +61,21 @@ final class WinogradTests: XCTestCase {
         }
     }
 
+    /// ResNet's widths: the rounding of the transforms stays within tolerance over many channels.
+    func testWideLayerMatchesDirectLoop() {
+        Threads.configure(2)
+        let (n, h, w, cin, cout) = (1, 7, 7, 64, 64)
+        let (conv, store) = makeConv(cin, cout, bias: false, seed: 19)
+        let x = randomTensor([n, h, w, cin], seed: 20), dy = randomTensor([n, h, w, cout], seed: 21)
+        let fast = run(conv, store, x, dy, winograd: true)
+        let expected = Tensor(zeros: [n, h, w, cout])
+        referenceConvolution3x3(x.data, n: n, h: h, w: w, inChannels: cin, outChannels: cout,
+                                weight: conv.weight.value, bias: nil, into: expected.data)
+        assertClose(fast.y, expected.array, rtol: 1e-4, atol: 1e-5, "forward")
+        let slow = run(conv, store, x, dy, winograd: false)
+        assertClose(fast.dx, slow.dx, rtol: 1e-4, atol: 1e-5, "dx")
+    }
+
     /// dx is a stride-1 padding-1 3x3 convolution of dy with the kernel rotated by 180 degrees and
     /// its channels swapped: built here explicitly and run through the direct loop.
     func testInputGradientMatchesRotatedKernelAndIm2col() {
