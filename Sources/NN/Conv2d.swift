@@ -30,8 +30,9 @@ public final class Conv2d: Layer, WorkspaceOwner {
     /// Whether 3x3 stride-1 padding-1 convolutions take the Winograd F(2x2, 3x3) path for the
     /// forward pass and the input gradient (true) or the im2col path like every other convolution
     /// (false; for comparisons). Read at every forward and backward; its transformed input and
-    /// products obey `columnBudgetBytes` too.
-    nonisolated(unsafe) public static var useWinograd = true
+    /// products obey `columnBudgetBytes` too. Off by default: `simclr bench conv --conv3x3 winograd`
+    /// measured it no faster than im2col on this machine yet, and far slower for 3-channel inputs.
+    nonisolated(unsafe) public static var useWinograd = false
 
     /// Kept alive with the layer: the parameters point into its arenas.
     private let store: ParameterStore
