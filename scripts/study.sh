@@ -34,13 +34,11 @@ mkdir -p "$out"
 table="$out/results.md"
 [ -f "$table" ] || printf '| probe | flags | epochs | final loss | linear test accuracy | pretraining wall time |\n|---|---|---|---|---|---|\n' > "$table"
 
-for probe in "${probes[@]}"; do
-    name=${probe%%|*} flags=${probe#*|}
-    if [ ${#wanted[@]} -gt 0 ] && [[ ! " ${wanted[*]} " == *" $name "* ]]; then continue; fi
-    dir="$out/$name"
-    if [ -f "$dir/linear/summary.json" ]; then echo "study: $name done" >&2; continue; fi
+# Pretrains probe NAME with FLAGS into DIR/pretrain, then fits the linear probe into DIR/linear.
+probe_run() {
+    local name=$1 flags=$2 dir=$3
     echo "study: $name ($flags)" >&2
-    resume=()
+    local resume=() start
     [ -f "$dir/pretrain/checkpoints/last.safetensors" ] && resume=(--resume)
     if [ ! -f "$dir/pretrain/encoder.safetensors" ]; then
         rm -rf "$dir/linear"
@@ -53,7 +51,11 @@ for probe in "${probes[@]}"; do
     fi
     ./launch --local finetune --mode linear --optimizer lbfgs --weights "$dir/pretrain/encoder.safetensors" \
         --data "$data" --out "$dir/linear"
-    python3 - "$dir" "$name" "$flags" "$epochs" >> "$table" <<'EOF'
+}
+
+# The table row of a finished probe.
+probe_row() {
+    python3 - "$3" "$1" "$2" "$epochs" <<'EOF'
 import json, sys
 d, name, flags, epochs = sys.argv[1:]
 rows = [json.loads(l) for l in open(f"{d}/pretrain/metrics.jsonl") if '"loss"' in l]
@@ -62,5 +64,14 @@ wall = int(open(f"{d}/pretrain/wall_seconds").read())
 loss = sum(r["loss"] for r in rows[-20:]) / len(rows[-20:])
 print(f"| {name} | `{flags}` | {epochs} | {loss:.3f} | {100 * acc:.2f}% | {wall // 60} min {wall % 60} s |")
 EOF
-    tail -1 "$table" >&2
+}
+
+for probe in "${probes[@]}"; do
+    name=${probe%%|*} flags=${probe#*|}
+    if [ ${#wanted[@]} -gt 0 ] && [[ ! " ${wanted[*]} " == *" $name "* ]]; then continue; fi
+    dir="$out/$name"
+    if [ ! -f "$dir/linear/summary.json" ]; then
+        probe_run "$name" "$flags" "$dir"
+    fi
+    grep -q "^| $name |" "$table" || probe_row "$name" "$flags" "$dir" >> "$table"
 done

@@ -32,7 +32,7 @@ struct Pretrain: ParsableCommand {
     var projectionBatchNorm = false
     @Option(help: "lars, adam, adamw or sgd.")
     var optimizer = "lars"
-    @Option(help: "Peak learning rate; default 0.3 x batch/256 for lars and sgd, 1e-3 for adam(w).")
+    @Option(help: "Peak learning rate; default for lars and sgd 0.075 x sqrt(batch) for images of 64 px or less, else 0.3 x batch/256; 1e-3 for adam(w).")
     var lr: Float?
     @Option(help: "Weight decay (lars and sgd: not on biases and BatchNorm).")
     var weightDecay: Float = 1e-6
@@ -44,8 +44,8 @@ struct Pretrain: ParsableCommand {
     var bn = "sync"
     @Option(help: "Colour-jitter strength s; default 0.5 for images of 32 px or less, else 1.")
     var strength: Float?
-    @Option(help: "Smallest area fraction of a random resized crop (the largest is 1).")
-    var cropScale: Float = 0.08
+    @Option(help: "Smallest area fraction of a random resized crop (the largest is 1); default 0.3 for images of 32 px or less, else 0.08.")
+    var cropScale: Float?
     @Option(help: "Also keep a checkpoint copy every K steps (last.safetensors is rewritten each epoch and at the end).")
     var checkpointEvery = 0
     @Option(help: "Run the k-NN monitor every E epochs (0: never).")
@@ -68,7 +68,16 @@ struct Pretrain: ParsableCommand {
         }
         guard ["sync", "local"].contains(bn) else { throw ValidationError("--bn takes sync or local, not '\(bn)'") }
         if let microBatch, microBatch <= 0 { throw ValidationError("--micro-batch must be positive") }
-        guard cropScale > 0, cropScale <= 1 else { throw ValidationError("--crop-scale must be in (0, 1]") }
+        if let cropScale, !(cropScale > 0 && cropScale <= 1) { throw ValidationError("--crop-scale must be in (0, 1]") }
+    }
+
+    /// SimCLR's two rules for the peak rate of lars and sgd: linear in the batch (0.3 at 256) for
+    /// long runs on large images, and its square-root rule (0.075 sqrt(B), 1.2 at 256) for small
+    /// images, where runs are short: at batch 256 on Fashion-MNIST, one epoch reached 82.5% linear
+    /// accuracy against 79.2% at 0.3 (scripts/study.sh).
+    static func defaultLearningRate(optimizer: String, batchSize: Int, smallImages: Bool) -> Float {
+        if optimizer.hasPrefix("adam") { return 1e-3 }
+        return smallImages ? 0.075 * Float(batchSize).squareRoot() : 0.3 * Float(batchSize) / 256
     }
 
     func run() throws {
@@ -81,7 +90,8 @@ struct Pretrain: ParsableCommand {
             var augmentation = SimCLRAugmentation(size: model.imageSize, strength: strength,
                                                   normalization: model.normalization)
             augmentation.normalization = model.normalization
-            augmentation.cropScale = cropScale...1
+            // Fashion-MNIST at 28 px: 0.3 measured 82.8% against 82.5% for SimCLR's 0.08 (scripts/study.sh).
+            augmentation.cropScale = (cropScale ?? (model.imageSize <= 32 ? 0.3 : 0.08))...1
             let featureSize = model.resNetConfig.featureDimension
             let config = PretrainConfig(
                 data: dataOptions.data.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
@@ -89,7 +99,7 @@ struct Pretrain: ParsableCommand {
                 batchSize: batchSize, epochs: epochs, steps: steps, temperature: temperature ?? (small ? 0.5 : 0.1),
                 projectionHidden: projectionHidden ?? featureSize, projectionDimension: projectionDimension,
                 projectionLayers: projectionLayers, projectionBatchNorm: projectionBatchNorm, optimizer: optimizer,
-                lr: lr ?? (optimizer.hasPrefix("adam") ? 1e-3 : 0.3 * Float(batchSize) / 256),
+                lr: lr ?? Self.defaultLearningRate(optimizer: optimizer, batchSize: batchSize, smallImages: small),
                 weightDecay: weightDecay, warmupEpochs: warmupEpochs ?? min(10, Double(epochs) / 10),
                 microBatch: microBatch, bn: bn, seed: runtime.seed, checkpointEvery: checkpointEvery,
                 knnEvery: knnEvery, knnData: knnData, out: out)
