@@ -11,7 +11,8 @@ import Tensors
 ///
 /// A 3x3 stride-1 padding-1 convolution (ResNet's, except the stride-2 ones) runs its forward pass
 /// and its input gradient by Winograd F(2x2, 3x3) instead (`WinogradConvolution`) while
-/// `Conv2d.useWinograd` is set; its weight gradient stays on the im2col path.
+/// `Conv2d.useWinograd` is set and it has at least `Conv2d.winogradMinimumChannels` channels on
+/// both sides; its weight gradient stays on the im2col path.
 public final class Conv2d: Layer, WorkspaceOwner {
     public let name: String
     public let inChannels, outChannels: Int
@@ -27,12 +28,20 @@ public final class Conv2d: Layer, WorkspaceOwner {
     /// When false, `backward` computes only the parameter gradients and returns an empty tensor
     /// (a network's first layer does not need the gradient of its input image).
     public var needsInputGradient = true
-    /// Whether 3x3 stride-1 padding-1 convolutions take the Winograd F(2x2, 3x3) path for the
-    /// forward pass and the input gradient (true) or the im2col path like every other convolution
-    /// (false; for comparisons). Read at every forward and backward; its transformed input and
-    /// products obey `columnBudgetBytes` too. Off by default: `simclr bench conv --conv3x3 winograd`
-    /// measured it no faster than im2col on this machine yet, and far slower for 3-channel inputs.
-    nonisolated(unsafe) public static var useWinograd = false
+    /// The largest transformed input plus products of one Winograd chunk (`WinogradConvolution`).
+    /// Larger than `columnBudgetBytes`: the 16 products of a chunk have only `Cin` as their inner
+    /// dimension (im2col's has `9·Cin`), so they need more rows (tiles) to run at the matrix speed.
+    public var winogradBudgetBytes = 8 << 20
+    /// Whether 3x3 stride-1 padding-1 convolutions with at least `winogradMinimumChannels` input and
+    /// output channels take the Winograd F(2x2, 3x3) path for the forward pass and the input
+    /// gradient (true, the default) or the im2col path like every other convolution (false; for
+    /// comparisons, `simclr bench conv --conv3x3 im2col`). Read at every forward and backward.
+    nonisolated(unsafe) public static var useWinograd = true
+    /// Convolutions with fewer input or output channels than this stay on the im2col path even when
+    /// `useWinograd` is set: the products' inner dimension is the channel count (`Cin` forward,
+    /// `Cout` for the input gradient), and the transforms fill only part of their 16 lanes. A
+    /// 3->64 stem measured 6-15 GFLOP/s by Winograd against 50-80 by im2col.
+    nonisolated(unsafe) public static var winogradMinimumChannels = 16
 
     /// Kept alive with the layer: the parameters point into its arenas.
     private let store: ParameterStore
@@ -74,8 +83,9 @@ public final class Conv2d: Layer, WorkspaceOwner {
     private var isPointwise: Bool { kernelHeight == 1 && kernelWidth == 1 && stride == 1 && padding == 0 }
 
     /// Whether forward and the input gradient go through `winograd`.
-    private var usesWinograd: Bool {
+    var usesWinograd: Bool {
         Conv2d.useWinograd && kernelHeight == 3 && kernelWidth == 3 && stride == 1 && padding == 1
+            && Swift.min(inChannels, outChannels) >= Conv2d.winogradMinimumChannels
     }
 
     /// Images per chunk so that a chunk's columns fit the budget.
@@ -101,7 +111,7 @@ public final class Conv2d: Layer, WorkspaceOwner {
         columnsHoldInput = false
         winogradHoldsWeights = usesWinograd
         if winogradHoldsWeights {
-            winograd.budgetBytes = columnBudgetBytes
+            winograd.budgetBytes = winogradBudgetBytes
             winograd.transformWeights(w, outChannels: cout, inChannels: inChannels)
             winograd.forward(x.data, n: g.n, h: g.h, w: g.w, bias: bias?.value, into: y.data)
             return y
@@ -182,7 +192,7 @@ public final class Conv2d: Layer, WorkspaceOwner {
                 winograd.transformWeights(w, outChannels: cout, inChannels: inChannels)
                 winogradHoldsWeights = true
             }
-            winograd.budgetBytes = columnBudgetBytes
+            winograd.budgetBytes = winogradBudgetBytes
             winograd.inputGradient(dy.data, n: g.n, h: g.h, w: g.w, into: dx.data)
         }
         return dx

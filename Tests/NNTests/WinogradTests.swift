@@ -10,16 +10,21 @@ final class WinogradTests: XCTestCase {
     private let shapes = [(3, 7, 7, 1, 4, false), (2, 5, 3, 3, 5, true), (1, 1, 1, 2, 3, false),
                           (2, 8, 8, 16, 16, false), (1, 6, 9, 17, 33, true), (2, 4, 4, 32, 1, false)]
 
-    private var savedSwitch = true, savedThreads = 1
+    private var savedSwitch = true, savedThreads = 1, savedMinimum = 16
 
+    /// The shapes above have few channels: the channel threshold is lifted so they take the
+    /// Winograd path (`testFewChannelsStayOnIm2col` checks the threshold itself).
     override func setUp() {
         savedSwitch = Conv2d.useWinograd
         savedThreads = Threads.count
+        savedMinimum = Conv2d.winogradMinimumChannels
+        Conv2d.winogradMinimumChannels = 1
     }
 
     override func tearDown() {
         Conv2d.useWinograd = savedSwitch
         Threads.configure(savedThreads)
+        Conv2d.winogradMinimumChannels = savedMinimum
     }
 
     private func makeConv(_ cin: Int, _ cout: Int, bias: Bool, seed: UInt64) -> (Conv2d, ParameterStore) {
@@ -46,7 +51,7 @@ final class WinogradTests: XCTestCase {
                 for budget in [32 << 20, 1] {  // the whole batch in one chunk, and one image per chunk
                     let label = "\(n)x\(h)x\(w)x\(cin)->\(cout) bias \(hasBias) budget \(budget) threads \(threads)"
                     let (conv, store) = makeConv(cin, cout, bias: hasBias, seed: 3)
-                    conv.columnBudgetBytes = budget
+                    conv.winogradBudgetBytes = budget
                     let x = randomTensor([n, h, w, cin], seed: 4)
                     let dy = randomTensor([n, h, w, cout], seed: 5)
                     let fast = run(conv, store, x, dy, winograd: true)
@@ -85,7 +90,7 @@ final class WinogradTests: XCTestCase {
                 for budget in [32 << 20, 1] {
                     let label = "\(n)x\(h)x\(w)x\(cin)->\(cout) bias \(hasBias) budget \(budget) threads \(threads)"
                     let (conv, store) = makeConv(cin, cout, bias: hasBias, seed: 6)
-                    conv.columnBudgetBytes = budget
+                    conv.winogradBudgetBytes = budget
                     let x = randomTensor([n, h, w, cin], seed: 7)
                     let dy = randomTensor([n, h, w, cout], seed: 8)
                     let fast = run(conv, store, x, dy, winograd: true)
@@ -150,6 +155,28 @@ final class WinogradTests: XCTestCase {
         }
     }
 
+    /// Under the default threshold, a layer with fewer than 16 input or output channels (a stem on
+    /// RGB or grey images) takes the im2col path even with the switch on, and gives its results.
+    func testFewChannelsStayOnIm2col() {
+        Conv2d.winogradMinimumChannels = savedMinimum
+        XCTAssertEqual(Conv2d.winogradMinimumChannels, 16, "the default threshold")
+        for (cin, cout, eligible) in [(3, 16, false), (16, 1, false), (15, 16, false), (16, 16, true)] {
+            let (conv, store) = makeConv(cin, cout, bias: false, seed: 22)
+            let x = randomTensor([1, 4, 4, cin], seed: 23), dy = randomTensor([1, 4, 4, cout], seed: 24)
+            let slow = run(conv, store, x, dy, winograd: false)
+            XCTAssertFalse(conv.usesWinograd)
+            let fast = run(conv, store, x, dy, winograd: true)
+            XCTAssertEqual(conv.usesWinograd, eligible, "\(cin)->\(cout)")
+            XCTAssertEqual(conv.winograd.workspaceTensors.isEmpty, !eligible, "\(cin)->\(cout)")
+            if eligible {
+                assertClose(fast.y, slow.y, rtol: 1e-4, atol: 1e-5, "\(cin)->\(cout)")
+            } else {
+                XCTAssertEqual(fast.y, slow.y, "\(cin)->\(cout): the same im2col path")
+                XCTAssertEqual(fast.dx, slow.dx, "\(cin)->\(cout): the same im2col path")
+            }
+        }
+    }
+
     /// Chunks of whole images within the budget, and the same buffers from the second step on.
     func testBuffersRespectBudgetAndAreReused() {
         Conv2d.useWinograd = true
@@ -157,7 +184,7 @@ final class WinogradTests: XCTestCase {
         let tilesPerImage = 4 * 3
         let bytesPerImage = 16 * tilesPerImage * (cin + cout) * MemoryLayout<Float>.size
         let (conv, store) = makeConv(cin, cout, bias: false, seed: 16)
-        conv.columnBudgetBytes = 2 * bytesPerImage + 1
+        conv.winogradBudgetBytes = 2 * bytesPerImage + 1
         let x = randomTensor([n, h, w, cin], seed: 17), dy = randomTensor([n, h, w, cout], seed: 18)
         let first = run(conv, store, x, dy, winograd: true)
         let held = conv.winograd.workspaceTensors
