@@ -131,9 +131,13 @@ struct BenchNetworkOptions: ParsableArguments {
     @Option(help: "Input channels.") var channels = 3
     @Option(help: "Input side.") var imageSize = 32
     @Option(help: "Images per step (over all ranks).") var batchSize = 256
-    @Option(help: "3x3 stride-1 convolutions by winograd (F(2x2, 3x3)) or im2col.") var conv3x3 = "im2col"
+    @Option(help: "3x3 stride-1 convolutions with 16 or more channels by winograd (F(2x2, 3x3), the default) or im2col.") var conv3x3 = "winograd"
+
+    @Option(help: "Fewest input and output channels of a convolution that takes the winograd path.")
+    var winogradMinChannels = Conv2d.winogradMinimumChannels
 
     func validate() throws {
+        guard winogradMinChannels > 0 else { throw ValidationError("--winograd-min-channels must be positive") }
         guard ["winograd", "im2col"].contains(conv3x3) else {
             throw ValidationError("--conv3x3 takes winograd or im2col, not '\(conv3x3)'")
         }
@@ -142,6 +146,7 @@ struct BenchNetworkOptions: ParsableArguments {
     /// The network to measure; also selects the 3x3 convolution path for the whole process.
     func model() throws -> ModelSpec {
         Conv2d.useWinograd = conv3x3 == "winograd"
+        Conv2d.winogradMinimumChannels = winogradMinChannels
         return try ModelSpec(arch: arch, width: width, stem: ModelSpec.resolveStem(stem, imageSize: imageSize),
                       inputChannels: channels, imageSize: imageSize, mean: [], std: [])
     }
