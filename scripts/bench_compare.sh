@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Side-by-side throughput of simclr and the PyTorch reference (../shared/perf), alternating the two
-# in one run so both see the same machine load. Prints one line per configuration with the ratio.
+# in one run so both see the same machine load. Prints one line per configuration with the ratio and
+# the peak resident memory of each process.
 #
 #   scripts/bench_compare.sh [ROUNDS]        (needs /tmp/torch-ref, see ../shared/perf/README.md)
+#   BENCH_ONLY=SimCLR scripts/bench_compare.sh   only the configurations whose name contains this
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 perf="$root/../shared/perf"
@@ -12,6 +14,9 @@ rounds=${1:-2}
 cd "$root"
 swift build -c release --product simclr >/dev/null
 simclr="$(swift build -c release --show-bin-path)/simclr"
+# Peak resident memory of each whole process (GNU time), so both sides are measured the same way.
+rss=$(mktemp -d)
+trap 'rm -rf "$rss"' EXIT
 
 # name | simclr bench step arguments | bench_train.py arguments
 configs=(
@@ -23,15 +28,17 @@ configs=(
 )
 for config in "${configs[@]}"; do
   IFS='|' read -r name ours theirs <<<"$config"
+  [[ "$name" == *"${BENCH_ONLY:-}"* ]] || continue
   mode=forward; case "$theirs" in *"--mode train"*) mode=train ;; *"--mode simclr"*) mode=simclr ;; esac
   for round in $(seq "$rounds"); do
-    a=$("$simclr" bench step $ours --iterations 3 --warmup 1 --json | python3 -c "
+    a=$(/usr/bin/time -f %M -o "$rss/ours" "$simclr" bench step $ours --iterations 3 --warmup 1 --json | python3 -c "
 import json,sys
 for l in sys.stdin:
     r=json.loads(l)
     if r['mode']=='$mode': print(r['images_per_second'])")
-    b=$(cd "$perf" && "$python" bench_train.py $theirs --threads 2 --channels-last --iters 3 --warmup 1 | python3 -c "
+    b=$(cd "$perf" && /usr/bin/time -f %M -o "$rss/theirs" "$python" bench_train.py $theirs --threads 2 --channels-last --iters 3 --warmup 1 | python3 -c "
 import json,sys; print(json.loads(sys.stdin.readlines()[-1])['img_per_s_median'])")
-    python3 -c "print(f'{\"$name\":28s} round $round  simclr {$a:8.2f} img/s  pytorch {$b:8.2f} img/s  ratio {$a/$b:5.2f}')"
+    python3 -c "print(f'{\"$name\":28s} round $round  simclr {$a:8.2f} img/s  pytorch {$b:8.2f} img/s  ratio {$a/$b:5.2f}'
+                    f'  peak RSS simclr {$(tail -1 "$rss/ours")/1024:6.0f} MB  pytorch {$(tail -1 "$rss/theirs")/1024:6.0f} MB')"
   done
 done
