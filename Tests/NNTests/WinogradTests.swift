@@ -44,25 +44,32 @@ final class WinogradTests: XCTestCase {
         return (y, dx, Array(UnsafeBufferPointer(start: conv.weight.grad, count: conv.weight.count)))
     }
 
-    func testForwardMatchesDirectLoopAndIm2colIncludingChunksAndThreads() {
+    /// Every shape on 1 and 2 threads, with the whole batch in one chunk and one image per chunk:
+    /// `body(conv, store, x, dy, label)` with a fresh layer (weights from `seed`) and inputs.
+    func forEachCase(seed: UInt64, _ body: (Conv2d, ParameterStore, Tensor, Tensor, String) -> Void) {
         for threads in [1, 2] {
             Threads.configure(threads)
             for (n, h, w, cin, cout, hasBias) in shapes {
-                for budget in [32 << 20, 1] {  // the whole batch in one chunk, and one image per chunk
-                    let label = "\(n)x\(h)x\(w)x\(cin)->\(cout) bias \(hasBias) budget \(budget) threads \(threads)"
-                    let (conv, store) = makeConv(cin, cout, bias: hasBias, seed: 3)
+                for budget in [32 << 20, 1] {
+                    let (conv, store) = makeConv(cin, cout, bias: hasBias, seed: seed)
                     conv.winogradBudgetBytes = budget
-                    let x = randomTensor([n, h, w, cin], seed: 4)
-                    let dy = randomTensor([n, h, w, cout], seed: 5)
-                    let fast = run(conv, store, x, dy, winograd: true)
-                    let expected = Tensor(zeros: [n, h, w, cout])
-                    referenceConvolution3x3(x.data, n: n, h: h, w: w, inChannels: cin, outChannels: cout,
-                                            weight: conv.weight.value, bias: conv.bias?.value, into: expected.data)
-                    assertClose(fast.y, expected.array, rtol: 1e-4, atol: 1e-5, "forward vs direct \(label)")
-                    let slow = run(conv, store, x, dy, winograd: false)
-                    assertClose(fast.y, slow.y, rtol: 1e-4, atol: 1e-5, "forward vs im2col \(label)")
+                    body(conv, store, randomTensor([n, h, w, cin], seed: seed + 1), randomTensor([n, h, w, cout], seed: seed + 2),
+                         "\(n)x\(h)x\(w)x\(cin)->\(cout) bias \(hasBias) budget \(budget) threads \(threads)")
                 }
             }
+        }
+    }
+
+    func testForwardMatchesDirectLoopAndIm2colIncludingChunksAndThreads() {
+        forEachCase(seed: 3) { conv, store, x, dy, label in
+            let (n, h, w, cin, cout) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3], dy.shape[3])
+            let fast = run(conv, store, x, dy, winograd: true)
+            let expected = Tensor(zeros: [n, h, w, cout])
+            referenceConvolution3x3(x.data, n: n, h: h, w: w, inChannels: cin, outChannels: cout,
+                                    weight: conv.weight.value, bias: conv.bias?.value, into: expected.data)
+            assertClose(fast.y, expected.array, rtol: 1e-4, atol: 1e-5, "forward vs direct \(label)")
+            let slow = run(conv, store, x, dy, winograd: false)
+            assertClose(fast.y, slow.y, rtol: 1e-4, atol: 1e-5, "forward vs im2col \(label)")
         }
     }
 
@@ -84,33 +91,24 @@ final class WinogradTests: XCTestCase {
     /// dx is a stride-1 padding-1 3x3 convolution of dy with the kernel rotated by 180 degrees and
     /// its channels swapped: built here explicitly and run through the direct loop.
     func testInputGradientMatchesRotatedKernelAndIm2col() {
-        for threads in [1, 2] {
-            Threads.configure(threads)
-            for (n, h, w, cin, cout, hasBias) in shapes {
-                for budget in [32 << 20, 1] {
-                    let label = "\(n)x\(h)x\(w)x\(cin)->\(cout) bias \(hasBias) budget \(budget) threads \(threads)"
-                    let (conv, store) = makeConv(cin, cout, bias: hasBias, seed: 6)
-                    conv.winogradBudgetBytes = budget
-                    let x = randomTensor([n, h, w, cin], seed: 7)
-                    let dy = randomTensor([n, h, w, cout], seed: 8)
-                    let fast = run(conv, store, x, dy, winograd: true)
+        forEachCase(seed: 6) { conv, store, x, dy, label in
+            let (n, h, w, cin, cout) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3], dy.shape[3])
+            let fast = run(conv, store, x, dy, winograd: true)
 
-                    // rotated: [Cin, 3, 3, Cout], rotated[ci, a, b, co] = W[co, 2 - a, 2 - b, ci]
-                    let rotated = Tensor(zeros: [cin, 3, 3, cout])
-                    for co in 0..<cout { for ky in 0..<3 { for kx in 0..<3 { for ci in 0..<cin {
-                        rotated[((ci * 3 + 2 - ky) * 3 + 2 - kx) * cout + co] =
-                            conv.weight.value[((co * 3 + ky) * 3 + kx) * cin + ci]
-                    } } } }
-                    let expected = Tensor(zeros: [n, h, w, cin])
-                    referenceConvolution3x3(dy.data, n: n, h: h, w: w, inChannels: cout, outChannels: cin,
-                                            weight: rotated.data, bias: nil, into: expected.data)
-                    assertClose(fast.dx, expected.array, rtol: 1e-4, atol: 1e-5, "dx vs rotated direct \(label)")
+            // rotated: [Cin, 3, 3, Cout], rotated[ci, a, b, co] = W[co, 2 - a, 2 - b, ci]
+            let rotated = Tensor(zeros: [cin, 3, 3, cout])
+            for co in 0..<cout { for ky in 0..<3 { for kx in 0..<3 { for ci in 0..<cin {
+                rotated[((ci * 3 + 2 - ky) * 3 + 2 - kx) * cout + co] =
+                    conv.weight.value[((co * 3 + ky) * 3 + kx) * cin + ci]
+            } } } }
+            let expected = Tensor(zeros: [n, h, w, cin])
+            referenceConvolution3x3(dy.data, n: n, h: h, w: w, inChannels: cout, outChannels: cin,
+                                    weight: rotated.data, bias: nil, into: expected.data)
+            assertClose(fast.dx, expected.array, rtol: 1e-4, atol: 1e-5, "dx vs rotated direct \(label)")
 
-                    let slow = run(conv, store, x, dy, winograd: false)
-                    assertClose(fast.dx, slow.dx, rtol: 1e-4, atol: 1e-5, "dx vs im2col \(label)")
-                    assertClose(fast.dW, slow.dW, rtol: 1e-5, atol: 1e-6, "dW \(label)")
-                }
-            }
+            let slow = run(conv, store, x, dy, winograd: false)
+            assertClose(fast.dx, slow.dx, rtol: 1e-4, atol: 1e-5, "dx vs im2col \(label)")
+            assertClose(fast.dW, slow.dW, rtol: 1e-5, atol: 1e-6, "dW \(label)")
         }
     }
 
