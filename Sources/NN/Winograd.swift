@@ -54,8 +54,8 @@ final class WinogradConvolution {
                         // t[4·ky + j] = (g Gᵀ)[ky, j]: each kernel row through Gᵀ.
                         for ky in 0..<3 {
                             let row = w + (co * 3 + ky) * 3 * cin + c0
-                            let g0 = loadLanes(row, lanes), g1 = loadLanes(row + cin, lanes)
-                            let g2 = loadLanes(row + 2 * cin, lanes)
+                            let g0 = row.load(lanes: lanes), g1 = (row + cin).load(lanes: lanes)
+                            let g2 = (row + 2 * cin).load(lanes: lanes)
                             t[4 * ky] = g0
                             t[4 * ky + 1] = 0.5 * (g0 + g1 + g2)
                             t[4 * ky + 2] = 0.5 * (g0 - g1 + g2)
@@ -65,10 +65,10 @@ final class WinogradConvolution {
                         let out = u + co * cin + c0
                         for j in 0..<4 {
                             let a = t[j], b = t[4 + j], c = t[8 + j]
-                            storeLanes(a, out + j * positionStride, lanes)
-                            storeLanes(0.5 * (a + b + c), out + (4 + j) * positionStride, lanes)
-                            storeLanes(0.5 * (a - b + c), out + (8 + j) * positionStride, lanes)
-                            storeLanes(c, out + (12 + j) * positionStride, lanes)
+                            (out + j * positionStride).store(a, lanes: lanes)
+                            (out + (4 + j) * positionStride).store(0.5 * (a + b + c), lanes: lanes)
+                            (out + (8 + j) * positionStride).store(0.5 * (a - b + c), lanes: lanes)
+                            (out + (12 + j) * positionStride).store(c, lanes: lanes)
                         }
                     }
                 }
@@ -156,7 +156,7 @@ private func transformInput(_ x: UnsafePointer<Float>, _ g: TileGeometry, tileCo
                         for j in 0..<4 {
                             let ix = x0 + j
                             d[4 * i + j] = iy >= 0 && iy < g.h && ix >= 0 && ix < g.w
-                                ? loadLanes(source + (iy * g.w + ix) * c + c0, lanes) : Vector16()
+                                ? (source + (iy * g.w + ix) * c + c0).load(lanes: lanes) : Vector16()
                         }
                     }
                     // Bᵀ d: rows (d0 - d2, d1 + d2, d2 - d1, d1 - d3), column by column.
@@ -168,10 +168,10 @@ private func transformInput(_ x: UnsafePointer<Float>, _ g: TileGeometry, tileCo
                     let out = v + t * c + c0
                     for i in 0..<4 {
                         let a = d[4 * i], b = d[4 * i + 1], cc = d[4 * i + 2], e = d[4 * i + 3]
-                        storeLanes(a - cc, out + (4 * i) * positionStride, lanes)
-                        storeLanes(b + cc, out + (4 * i + 1) * positionStride, lanes)
-                        storeLanes(cc - b, out + (4 * i + 2) * positionStride, lanes)
-                        storeLanes(b - e, out + (4 * i + 3) * positionStride, lanes)
+                        (out + (4 * i) * positionStride).store(a - cc, lanes: lanes)
+                        (out + (4 * i + 1) * positionStride).store(b + cc, lanes: lanes)
+                        (out + (4 * i + 2) * positionStride).store(cc - b, lanes: lanes)
+                        (out + (4 * i + 3) * positionStride).store(b - e, lanes: lanes)
                     }
                 }
             }
@@ -196,42 +196,25 @@ private func transformOutput(_ m: UnsafePointer<Float>, _ g: TileGeometry, tileC
                     let source = m + t * c + c0
                     // s[4·i + j] = (Aᵀ m)[i, j]: rows (m0 + m1 + m2, m1 - m2 - m3), column by column.
                     for j in 0..<4 {
-                        let a = loadLanes(source + j * positionStride, lanes)
-                        let b = loadLanes(source + (4 + j) * positionStride, lanes)
-                        let cc = loadLanes(source + (8 + j) * positionStride, lanes)
-                        let e = loadLanes(source + (12 + j) * positionStride, lanes)
+                        let a = (source + j * positionStride).load(lanes: lanes)
+                        let b = (source + (4 + j) * positionStride).load(lanes: lanes)
+                        let cc = (source + (8 + j) * positionStride).load(lanes: lanes)
+                        let e = (source + (12 + j) * positionStride).load(lanes: lanes)
                         s[j] = a + b + cc
                         s[4 + j] = b - cc - e
                     }
-                    let offset = bias.map { loadLanes($0 + c0, lanes) } ?? Vector16()
+                    let offset = bias.map { ($0 + c0).load(lanes: lanes) } ?? Vector16()
                     // (Aᵀ m) A: the same combination of the columns, row by row.
                     for i in 0..<(hasRow1 ? 2 : 1) {
                         let a = s[4 * i], b = s[4 * i + 1], cc = s[4 * i + 2], e = s[4 * i + 3]
                         let row = target + i * g.w * c + c0
-                        storeLanes(a + b + cc + offset, row, lanes)
-                        if hasColumn1 { storeLanes(b - cc - e + offset, row + c, lanes) }
+                        row.store(a + b + cc + offset, lanes: lanes)
+                        if hasColumn1 { (row + c).store(b - cc - e + offset, lanes: lanes) }
                     }
                 }
             }
         }
     }
-}
-
-/// The first `lanes` (1...16) floats at `p`, the other lanes zero.
-@inline(__always) private func loadLanes(_ p: UnsafePointer<Float>, _ lanes: Int) -> Vector16 {
-    if lanes == 16 { return UnsafeRawPointer(p).loadUnaligned(as: Vector16.self) }
-    var v = Vector16()
-    for i in 0..<lanes { v[i] = p[i] }
-    return v
-}
-
-/// Stores the first `lanes` (1...16) lanes of `v` at `p`.
-@inline(__always) private func storeLanes(_ v: Vector16, _ p: UnsafeMutablePointer<Float>, _ lanes: Int) {
-    if lanes == 16 {
-        UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vector16.self)
-        return
-    }
-    for i in 0..<lanes { p[i] = v[i] }
 }
 
 /// The direct loop a stride-1, padding-1 3x3 convolution means, accumulated in Double: the

@@ -18,20 +18,9 @@ public enum LayerProfile {
     /// One row per kind of work, in `LayerTimings.Kind` order; the rows sum to the step.
     public static func run(model: ModelSpec, batch: Int, projectionHidden: Int = 512, projectionDimension: Int = 128,
                            warmup: Int = 1, iterations: Int = 3, communicator comm: Communicator) throws -> [Row] {
-        guard batch % comm.size == 0 else {
-            throw TrainingError.invalidOption("--batch-size \(batch) does not divide among \(comm.size) ranks")
-        }
-        let local = batch / comm.size
-        let net = SimCLRNetwork(model: model, projectionHidden: projectionHidden,
-                                projectionDimension: projectionDimension, projectionLayers: 2,
-                                projectionBatchNorm: false, seed: 0)
-        if comm.size > 1 {
-            for bn in net.batchNorms { bn.reducer = { p, n in comm.allReduceSum(p, count: n) } }
-        }
-        let optimizer = try SGD(store: net.store, momentum: 0.9, weightDecay: 5e-4)
-        let step = SimCLRStep(net: net, comm: comm, temperature: 0.5, localBatch: local, microBatch: nil)
-        let x = StepBenchmark.randomInput([2 * local, model.imageSize, model.imageSize, model.inputChannels],
-                                          seed: UInt64(comm.rank))
+        let (step, optimizer, x) = try StepBenchmark.simclrStep(
+            model: model, batch: batch, projectionHidden: projectionHidden, projectionDimension: projectionDimension,
+            communicator: comm)
         func runStep() {
             _ = step.run(x)
             let previous = LayerTimings.enter(.optimizer)

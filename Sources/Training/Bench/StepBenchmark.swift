@@ -23,10 +23,7 @@ public enum StepBenchmark {
     public static func run(model: ModelSpec, batch: Int, simclr: Bool, projectionHidden: Int = 512,
                            projectionDimension: Int = 128, warmup: Int = 2, iterations: Int = 5,
                            communicator comm: Communicator) throws -> [Result] {
-        guard batch % comm.size == 0 else {
-            throw TrainingError.invalidOption("--batch-size \(batch) does not divide among \(comm.size) ranks")
-        }
-        let local = batch / comm.size
+        let local = try localBatch(batch, comm)
         let s = model.imageSize, c = model.inputChannels
         var results: [Result] = []
         func time(_ mode: String, _ body: () -> Double) {
@@ -46,15 +43,8 @@ public enum StepBenchmark {
         }
 
         if simclr {
-            let net = SimCLRNetwork(model: model, projectionHidden: projectionHidden,
-                                    projectionDimension: projectionDimension, projectionLayers: 2,
-                                    projectionBatchNorm: false, seed: 0)
-            if comm.size > 1 {
-                for bn in net.batchNorms { bn.reducer = { p, n in comm.allReduceSum(p, count: n) } }
-            }
-            let optimizer = try SGD(store: net.store, momentum: 0.9, weightDecay: 5e-4)
-            let step = SimCLRStep(net: net, comm: comm, temperature: 0.5, localBatch: local, microBatch: nil)
-            let x = randomInput([2 * local, s, s, c], seed: UInt64(comm.rank))
+            let (step, optimizer, x) = try simclrStep(model: model, batch: batch, projectionHidden: projectionHidden,
+                                                      projectionDimension: projectionDimension, communicator: comm)
             time("simclr") {
                 let out = step.run(x)
                 optimizer.step(lr: 0.01)
@@ -91,6 +81,31 @@ public enum StepBenchmark {
             return communication
         }
         return results
+    }
+
+    /// Each rank's share of the global `batch`.
+    static func localBatch(_ batch: Int, _ comm: Communicator) throws -> Int {
+        guard batch % comm.size == 0 else {
+            throw TrainingError.invalidOption("--batch-size \(batch) does not divide among \(comm.size) ranks")
+        }
+        return batch / comm.size
+    }
+
+    /// The benchmarked SimCLR step (synchronised BatchNorm across ranks, SGD) and this rank's random
+    /// two-view input `[2 x local batch, S, S, C]`; shared with `LayerProfile`.
+    static func simclrStep(model: ModelSpec, batch: Int, projectionHidden: Int, projectionDimension: Int,
+                           communicator comm: Communicator) throws -> (SimCLRStep, SGD, Tensor) {
+        let local = try localBatch(batch, comm)
+        let net = SimCLRNetwork(model: model, projectionHidden: projectionHidden,
+                                projectionDimension: projectionDimension, projectionLayers: 2,
+                                projectionBatchNorm: false, seed: 0)
+        if comm.size > 1 {
+            for bn in net.batchNorms { bn.reducer = { p, n in comm.allReduceSum(p, count: n) } }
+        }
+        let optimizer = try SGD(store: net.store, momentum: 0.9, weightDecay: 5e-4)
+        let step = SimCLRStep(net: net, comm: comm, temperature: 0.5, localBatch: local, microBatch: nil)
+        let x = randomInput([2 * local, model.imageSize, model.imageSize, model.inputChannels], seed: UInt64(comm.rank))
+        return (step, optimizer, x)
     }
 
     static func randomInput(_ shape: [Int], seed: UInt64) -> Tensor {
