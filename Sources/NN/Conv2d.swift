@@ -53,8 +53,8 @@ public final class Conv2d: Layer, WorkspaceOwner {
     private var columnsHoldInput = false
     private let empty = Tensor(zeros: [0])
     private let reduction = ChannelReduction()
-    /// Its budget is set from `columnBudgetBytes` at each use.
-    let winograd = WinogradConvolution(budgetBytes: 0)
+    /// Forward and the input gradient of an eligible convolution, within `winogradBudgetBytes`.
+    let winograd = WinogradConvolution()
     /// Whether `winograd` holds the transform of the current weights (made by the last forward).
     private var winogradHoldsWeights = false
 
@@ -111,9 +111,9 @@ public final class Conv2d: Layer, WorkspaceOwner {
         columnsHoldInput = false
         winogradHoldsWeights = usesWinograd
         if winogradHoldsWeights {
-            winograd.budgetBytes = winogradBudgetBytes
             winograd.transformWeights(w, outChannels: cout, inChannels: inChannels)
-            winograd.forward(x.data, n: g.n, h: g.h, w: g.w, bias: bias?.value, into: y.data)
+            winograd.forward(x.data, n: g.n, h: g.h, w: g.w, bias: bias?.value, into: y.data,
+                             budgetBytes: winogradBudgetBytes)
             return y
         }
         // With a bias, the output starts as the bias and the product adds to it.
@@ -192,8 +192,7 @@ public final class Conv2d: Layer, WorkspaceOwner {
                 winograd.transformWeights(w, outChannels: cout, inChannels: inChannels)
                 winogradHoldsWeights = true
             }
-            winograd.budgetBytes = winogradBudgetBytes
-            winograd.inputGradient(dy.data, n: g.n, h: g.h, w: g.w, into: dx.data)
+            winograd.inputGradient(dy.data, n: g.n, h: g.h, w: g.w, into: dx.data, budgetBytes: winogradBudgetBytes)
         }
         return dx
     }

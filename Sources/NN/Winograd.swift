@@ -22,10 +22,6 @@ import Tensors
 ///
 /// Buffers are workspaces, reused from call to call: after the first step nothing is allocated.
 final class WinogradConvolution {
-    /// The largest transformed input plus products (`V` and `M`) of one chunk; a chunk is as many
-    /// whole images as fit (at least one).
-    var budgetBytes: Int
-
     /// U: [16, Cout, Cin]
     private var weights = Workspace()
     /// V: [16, tiles, C] of the chunk being convolved.
@@ -33,10 +29,6 @@ final class WinogradConvolution {
     /// M: [16, tiles, C'] of the chunk being convolved.
     private var products = Workspace()
     private var inChannels = 0, outChannels = 0
-
-    init(budgetBytes: Int) {
-        self.budgetBytes = budgetBytes
-    }
 
     var workspaceTensors: [Tensor] { weights.held + tiles.held + products.held }
 
@@ -78,24 +70,26 @@ final class WinogradConvolution {
 
     /// x: [N, H, W, Cin] -> y: [N, H, W, Cout] (+ bias: [Cout]), with the weights last transformed.
     func forward(_ x: UnsafePointer<Float>, n: Int, h: Int, w: Int, bias: UnsafePointer<Float>?,
-                 into y: UnsafeMutablePointer<Float>) {
+                 into y: UnsafeMutablePointer<Float>, budgetBytes: Int) {
         precondition(outChannels > 0, "WinogradConvolution: forward before transformWeights")
         convolve(x, n: n, h: h, w: w, cin: inChannels, cout: outChannels, rotated: false, bias: bias, into: y,
-                 productKind: .convForward)
+                 productKind: .convForward, budgetBytes: budgetBytes)
     }
 
     /// dy: [N, H, W, Cout] -> dx: [N, H, W, Cin], with the weights of the forward being differentiated.
-    func inputGradient(_ dy: UnsafePointer<Float>, n: Int, h: Int, w: Int, into dx: UnsafeMutablePointer<Float>) {
+    func inputGradient(_ dy: UnsafePointer<Float>, n: Int, h: Int, w: Int, into dx: UnsafeMutablePointer<Float>,
+                       budgetBytes: Int) {
         precondition(outChannels > 0, "WinogradConvolution: inputGradient before transformWeights")
         convolve(dy, n: n, h: h, w: w, cin: outChannels, cout: inChannels, rotated: true, bias: nil, into: dx,
-                 productKind: .convBackward)
+                 productKind: .convBackward, budgetBytes: budgetBytes)
     }
 
     /// x: [N, H, W, cin] -> y: [N, H, W, cout] through `U` (`rotated`: the kernel rotated by 180
-    /// degrees with its channel axes swapped, for the input gradient).
+    /// degrees with its channel axes swapped, for the input gradient). `budgetBytes` bounds the
+    /// transformed input plus products (`V` and `M`) of one chunk: as many whole images as fit, at least one.
     private func convolve(_ x: UnsafePointer<Float>, n: Int, h: Int, w: Int, cin: Int, cout: Int, rotated: Bool,
                           bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>,
-                          productKind: LayerTimings.Kind) {
+                          productKind: LayerTimings.Kind, budgetBytes: Int) {
         let tilesH = (h + 1) / 2, tilesW = (w + 1) / 2, tilesPerImage = tilesH * tilesW
         let bytesPerImage = 16 * tilesPerImage * (cin + cout) * MemoryLayout<Float>.size
         let chunk = Swift.max(1, Swift.min(n, budgetBytes / bytesPerImage))
