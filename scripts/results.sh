@@ -3,7 +3,8 @@
 # script, never typed in. Each part is a folder under runs/results; a finished stage is not run
 # again (the demo pipeline's rule), so the script can be stopped and started.
 #
-#   scripts/results.sh hour         SimCLR for about an hour on 2 cores (RESULTS_EPOCHS epochs),
+#   scripts/results.sh hour         SimCLR for about an hour on 2 cores (RESULTS_EPOCHS epochs, on
+#                                   2 ranks of 1 thread, the faster way to use this machine's cores),
 #                                   then the demo's stages with 1% and 10% of the labels
 #   scripts/results.sh demo         the demo with its defaults, then its pretraining again on 2
 #                                   ranks (mpirun, one machine), judged by the same probe and k-NN
@@ -45,14 +46,14 @@ seconds() { [ -f "$1" ] && printf '%d min %02d s' $(( $(cat "$1") / 60 )) $(( $(
 
 case "${1:-}" in
 hour)
-    epochs=${RESULTS_EPOCHS:-12}
+    epochs=${RESULTS_EPOCHS:-15}
     dir=$out/hour
-    pretrain "$dir" "$epochs"
+    LAUNCH_OPTIONS=${LAUNCH_OPTIONS:---np 2} pretrain "$dir" "$epochs"
     # The demo finds the encoder and runs the downstream stages and baselines beside it.
     timed "$dir/downstream.seconds" ./launch demo --data "$data" --out "$dir" --width "$width" \
         --epochs "$epochs" --label-fractions 0.01 0.1
     {
-        echo "Pretraining: $epochs epochs, $(seconds "$dir/pretrain.seconds"); downstream stages and baselines: $(seconds "$dir/downstream.seconds")."
+        echo "Pretraining: $epochs epochs (\`./launch --local ${LAUNCH_OPTIONS:---np 2}\`), $(seconds "$dir/pretrain.seconds"); downstream stages and baselines: $(seconds "$dir/downstream.seconds")."
         echo
         cat "$dir/results.md"
     } > "$dir/summary.md"

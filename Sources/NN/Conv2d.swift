@@ -6,8 +6,9 @@ import Tensors
 /// weight row matches an im2col row ordered `(ky, kx, c)`. Forward fills a column buffer for as many
 /// whole images as fit in `columnBudgetBytes` and computes `out[rows, Cout] = col[rows, patch] · Wᵀ`
 /// with one `gemm`; a 1x1 stride-1 convolution needs no copy (the input is the column matrix).
-/// Backward redoes im2col per chunk (unless the whole batch's columns are still in the buffer),
-/// then `dW += dyᵀ · col`, `dcol = dy · W` into the same buffer, and `col2im` (which writes dx).
+/// Backward redoes im2col per chunk, then `dW += dyᵀ · col`, `dcol = dy · W` into the same buffer,
+/// and `col2im` (which writes dx). The chunks are spread over the compute threads (`ChunkPlan`),
+/// each with its own column buffer from `Scratch`.
 ///
 /// A 3x3 stride-1 padding-1 convolution (ResNet's, except the stride-2 ones) runs its forward pass
 /// and its input gradient by Winograd F(2x2, 3x3) instead (`WinogradConvolution`) while
@@ -45,12 +46,9 @@ public final class Conv2d: Layer, WorkspaceOwner {
 
     /// Kept alive with the layer: the parameters point into its arenas.
     private let store: ParameterStore
-    private var output = Workspace(), gradient = Workspace(), columns = Workspace()
+    private var output = Workspace(), gradient = Workspace()
     private var input: Tensor?
     private var geometry: ConvGeometry?
-    /// Whether `columns` still holds the im2col of the whole last input (one chunk, not yet
-    /// overwritten by backward), so backward can skip redoing it.
-    private var columnsHoldInput = false
     private let empty = Tensor(zeros: [0])
     private let reduction = ChannelReduction()
     /// Forward and the input gradient of an eligible convolution, within `winogradBudgetBytes`.
@@ -77,7 +75,7 @@ public final class Conv2d: Layer, WorkspaceOwner {
             : nil
     }
 
-    var workspaceTensors: [Tensor] { output.held + gradient.held + columns.held + winograd.workspaceTensors }
+    var workspaceTensors: [Tensor] { output.held + gradient.held + winograd.workspaceTensors }
 
     /// Whether the input itself is the column matrix.
     private var isPointwise: Bool { kernelHeight == 1 && kernelWidth == 1 && stride == 1 && padding == 0 }
@@ -108,7 +106,6 @@ public final class Conv2d: Layer, WorkspaceOwner {
         let y = output.get([g.n, g.outH, g.outW, outChannels])
         let cout = outChannels, patch = g.patch, rowsPerImage = g.outH * g.outW
         let w = weight.value!
-        columnsHoldInput = false
         winogradHoldsWeights = usesWinograd
         if winogradHoldsWeights {
             winograd.transformWeights(w, outChannels: cout, inChannels: inChannels)
@@ -132,17 +129,16 @@ public final class Conv2d: Layer, WorkspaceOwner {
             gemm(transB: true, m: g.rows, n: cout, k: patch, a: x.data, b: w, beta: beta, c: y.data)
             return y
         }
-        let chunk = imagesPerChunk(g)
-        let col = columns.get([chunk * rowsPerImage, patch])
-        for first in Swift.stride(from: 0, to: g.n, by: chunk) {
-            let images = first..<Swift.min(g.n, first + chunk)
-            LayerTimings.enter(.columns)
-            im2col(g, x: x.data, col: col.data, images: images)
-            LayerTimings.enter(.convForward)
-            gemm(transB: true, m: images.count * rowsPerImage, n: cout, k: patch, a: col.data, b: w,
-                 beta: beta, c: y.data + first * rowsPerImage * cout)
+        let plan = ChunkPlan(images: g.n, chunk: imagesPerChunk(g))
+        let columns = Scratch.buffers(.columns, floats: plan.chunk * rowsPerImage * patch, parts: plan.parts)
+        plan.forEach { part, images in
+            let col = columns[part]
+            LayerTimings.enter(.columns, part: part)
+            im2col(g, x: x.data, col: col, images: images)
+            LayerTimings.enter(.convForward, part: part)
+            gemm(transB: true, m: images.count * rowsPerImage, n: cout, k: patch, a: col, b: w,
+                 beta: beta, c: y.data + images.lowerBound * rowsPerImage * cout)
         }
-        columnsHoldInput = chunk >= g.n
         return y
     }
 
@@ -166,26 +162,29 @@ public final class Conv2d: Layer, WorkspaceOwner {
             gemm(m: g.rows, n: patch, k: cout, a: dy.data, b: w, c: dx.data)
             return dx
         }
-        let chunk = imagesPerChunk(g)
-        let col = columns.get([chunk * rowsPerImage, patch])
+        let plan = ChunkPlan(images: g.n, chunk: imagesPerChunk(g))
+        let columns = Scratch.buffers(.columns, floats: plan.chunk * rowsPerImage * patch, parts: plan.parts)
+        // Part 0 adds into dW; every other part into its own zeroed partial, added to dW at the end.
+        let partials = Scratch.buffers(.partialGradient, floats: cout * patch, parts: plan.parts)
+        for part in 1..<plan.parts { partials[part].initialize(repeating: 0, count: cout * patch) }
         let dx = needsInputGradient ? gradient.get(x.shape) : empty
         // dx by Winograd after the loop, which then computes dW only.
         let winogradInputGradient = needsInputGradient && usesWinograd
-        for first in Swift.stride(from: 0, to: g.n, by: chunk) {
-            let images = first..<Swift.min(g.n, first + chunk)
-            let rows = images.count * rowsPerImage
-            let dyChunk = dy.data + first * rowsPerImage * cout
-            LayerTimings.enter(.columns)
-            if !columnsHoldInput { im2col(g, x: x.data, col: col.data, images: images) }
-            LayerTimings.enter(.convBackward)
-            gemm(transA: true, m: cout, n: patch, k: rows, a: dyChunk, b: col.data, beta: 1, c: dW)
-            guard needsInputGradient && !winogradInputGradient else { continue }
-            gemm(m: rows, n: patch, k: cout, a: dyChunk, b: w, c: col.data)
-            columnsHoldInput = false
-            LayerTimings.enter(.columns)
+        plan.forEach { part, images in
+            let rows = images.count * rowsPerImage, col = columns[part]
+            let dyChunk = dy.data + images.lowerBound * rowsPerImage * cout
+            LayerTimings.enter(.columns, part: part)
+            im2col(g, x: x.data, col: col, images: images)
+            LayerTimings.enter(.convBackward, part: part)
+            gemm(transA: true, m: cout, n: patch, k: rows, a: dyChunk, b: col, beta: 1,
+                 c: part == 0 ? dW : partials[part])
+            guard needsInputGradient && !winogradInputGradient else { return }
+            gemm(m: rows, n: patch, k: cout, a: dyChunk, b: w, c: col)
+            LayerTimings.enter(.columns, part: part)
             // Chunks hold whole images, so each chunk's col2im writes its images' gradient outright.
-            col2im(g, col: col.data, dx: dx.data, images: images, accumulate: false)
+            col2im(g, col: col, dx: dx.data, images: images, accumulate: false)
         }
+        for part in 1..<plan.parts { axpy(cout * patch, 1, partials[part], dW) }
         if winogradInputGradient {
             // The switch may have been turned on after the forward being differentiated.
             if !winogradHoldsWeights {

@@ -55,6 +55,13 @@ public final class LayerTimings {
         return timings.switchTo(kind)
     }
 
+    /// `enter(kind)` from part 0 of a `ChunkPlan` only: the clock is one thread's, and every part
+    /// runs the same mix of work.
+    @inline(__always)
+    public static func enter(_ kind: Kind, part: Int) {
+        if part == 0 { enter(kind) }
+    }
+
     private func switchTo(_ kind: Kind) -> Kind {
         let now = DispatchTime.now().uptimeNanoseconds
         seconds[current.rawValue] += Double(now &- since) * 1e-9

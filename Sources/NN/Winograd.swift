@@ -20,17 +20,15 @@ import Tensors
 /// positions permuted by `P` in both axes and its channel axes transposed: backward reuses the
 /// forward's `U` and needs no second weight transform.
 ///
-/// Buffers are workspaces, reused from call to call: after the first step nothing is allocated.
+/// Buffers are reused from call to call: after the first step nothing is allocated. Chunks of images
+/// are spread over the compute threads (`ChunkPlan`).
 final class WinogradConvolution {
-    /// U: [16, Cout, Cin]
+    /// U: [16, Cout, Cin]. The transformed input V: [16, tiles, C] and the products M: [16, tiles, C']
+    /// of each chunk are `Scratch` buffers, one per thread of the chunk plan.
     private var weights = Workspace()
-    /// V: [16, tiles, C] of the chunk being convolved.
-    private var tiles = Workspace()
-    /// M: [16, tiles, C'] of the chunk being convolved.
-    private var products = Workspace()
     private var inChannels = 0, outChannels = 0
 
-    var workspaceTensors: [Tensor] { weights.held + tiles.held + products.held }
+    var workspaceTensors: [Tensor] { weights.held }
 
     /// w: [Cout, 3, 3, Cin] -> U: [16, Cout, Cin]. Call once per forward: the weights change every step.
     func transformWeights(_ w: UnsafePointer<Float>, outChannels cout: Int, inChannels cin: Int) {
@@ -92,19 +90,19 @@ final class WinogradConvolution {
                           productKind: LayerTimings.Kind, budgetBytes: Int) {
         let tilesH = (h + 1) / 2, tilesW = (w + 1) / 2, tilesPerImage = tilesH * tilesW
         let bytesPerImage = 16 * tilesPerImage * (cin + cout) * MemoryLayout<Float>.size
-        let chunk = Swift.max(1, Swift.min(n, budgetBytes / bytesPerImage))
-        let v = tiles.get([16, chunk * tilesPerImage, cin]).data
-        let m = products.get([16, chunk * tilesPerImage, cout]).data
+        let plan = ChunkPlan(images: n, chunk: Swift.min(n, budgetBytes / bytesPerImage))
+        let tiles = Scratch.buffers(.tiles, floats: 16 * plan.chunk * tilesPerImage * cin, parts: plan.parts)
+        let products = Scratch.buffers(.products, floats: 16 * plan.chunk * tilesPerImage * cout, parts: plan.parts)
         let u = weights.tensor!.data
         let geometry = TileGeometry(h: h, w: w, tilesW: tilesW, tilesPerImage: tilesPerImage)
-        for first in Swift.stride(from: 0, to: n, by: chunk) {
-            let images = first..<Swift.min(n, first + chunk)
-            let tileCount = images.count * tilesPerImage
-            LayerTimings.enter(.columns)
-            transformInput(x + first * h * w * cin, geometry, tileCount: tileCount, channels: cin, into: v)
-            LayerTimings.enter(productKind)
+        plan.forEach { part, images in
+            let tileCount = images.count * tilesPerImage, v = tiles[part], m = products[part]
+            LayerTimings.enter(.columns, part: part)
+            transformInput(x + images.lowerBound * h * w * cin, geometry, tileCount: tileCount, channels: cin, into: v)
+            LayerTimings.enter(productKind, part: part)
             // Below gemm's own threshold for splitting a product across threads (Gemm.swift), the
-            // pool splits the 16 positions instead; above it, gemm splits each product.
+            // pool splits the 16 positions instead; above it, gemm splits each product. Inside a
+            // part of the plan both run on the part's thread.
             let splitPositions = tileCount * cin * cout < 1 << 21
             parallelFor(16, grain: splitPositions ? 1 : 16) { positions in
                 for p in positions {
@@ -118,9 +116,9 @@ final class WinogradConvolution {
                     }
                 }
             }
-            LayerTimings.enter(.columns)
+            LayerTimings.enter(.columns, part: part)
             transformOutput(m, geometry, tileCount: tileCount, channels: cout, bias: bias,
-                            into: y + first * h * w * cout)
+                            into: y + images.lowerBound * h * w * cout)
         }
     }
 }

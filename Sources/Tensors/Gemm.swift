@@ -1,5 +1,4 @@
 import CBLAS
-import Dispatch
 
 /// The one place that knows BLAS's row-major, transpose and leading-dimension rules.
 ///
@@ -19,12 +18,12 @@ public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: 
     // The rank's compute threads split the product into blocks of rows (or of columns, when there
     // are few rows), each a one-thread OpenBLAS call: one pool owns the cores, and no idle BLAS
     // thread spins beside the element-wise loops that run between products.
-    let parts = Threads.count
+    let parts = Threads.available
     let work = m * n * k
     if parts > 1 && work >= 1 << 21 && max(m, n) >= 2 * 16 {
         if m >= n || m >= 64 * parts {
             let block = (m + parts - 1) / parts
-            DispatchQueue.concurrentPerform(iterations: parts) { t in
+            Threads.parallel(parts) { t in
                 let lo = t * block, rows = min(m, lo + block) - lo
                 guard rows > 0 else { return }
                 let aBlock = transA ? a + lo : a + lo * lda
@@ -34,7 +33,7 @@ public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: 
         } else {
             // Column blocks of 16 keep each block's stores aligned to the kernels' width.
             let block = ((n + parts - 1) / parts + 15) / 16 * 16
-            DispatchQueue.concurrentPerform(iterations: parts) { t in
+            Threads.parallel(parts) { t in
                 let lo = t * block, cols = min(n, lo + block) - lo
                 guard cols > 0 else { return }
                 let bBlock = transB ? b + lo * ldb : b + lo

@@ -19,7 +19,17 @@ struct BenchOptions: ParsableArguments {
 
     @Option(help: "Compute threads (BLAS and element-wise loops); default: the cores of this machine.")
     var threads: Int?
+
+    @Option(help: "How compute threads wait for work: spin (our pool: poll, then sleep; the default) or dispatch (Dispatch's concurrentPerform per call).")
+    var threadPool = Threads.Waiting.spin
+
+    /// Configures this process's compute threads from the options.
+    func configureThreads() {
+        Threads.configure(computeThreads(threads), waiting: threadPool)
+    }
 }
+
+extension Threads.Waiting: ExpressibleByArgument {}
 
 /// Prints one result as a JSON line or as an aligned text row.
 func emit(_ fields: [(String, Any)], json: Bool) {
@@ -64,7 +74,7 @@ struct BenchConv: ParsableCommand {
     @Option(help: "Timed repetitions (median reported).") var iterations = 3
 
     func run() throws {
-        Threads.configure(computeThreads(options.threads))
+        options.configureThreads()
         let config = try network.model().resNetConfig
         for shape in ConvBenchmark.shapes(of: config, imageSize: network.imageSize) {
             let r = ConvBenchmark.run(shape, batch: network.batchSize, iterations: iterations)
@@ -91,9 +101,9 @@ struct BenchStep: ParsableCommand {
 
     func run() throws {
         let json = options.json
-        let threads = options.threads
+        let options = options
         try runJob { comm in
-            Threads.configure(computeThreads(threads))
+            options.configureThreads()
             let model = try network.model()
             let batchSize = network.batchSize
             if profile {
@@ -113,7 +123,7 @@ struct BenchStep: ParsableCommand {
             guard comm.rank == 0 else { return }
             for r in results {
                 emit([("mode", r.mode), ("images_per_second", r.imagesPerSecond), ("ranks", r.ranks),
-                      ("threads", Threads.count), ("blas", BLASKernel.coreName), ("arch", model.arch), ("width", model.width),
+                      ("threads", Threads.count), ("thread_pool", Threads.waiting.rawValue), ("blas", BLASKernel.coreName), ("arch", model.arch), ("width", model.width),
                       ("image_size", model.imageSize),
                       ("batch", batchSize), ("communication_share", r.communicationShare),
                       ("peak_rss_mb", r.peakResidentMegabytes),

@@ -42,7 +42,7 @@ struct Pretrain: ParsableCommand {
     var microBatch: Int?
     @Option(help: "BatchNorm statistics: sync (across ranks) or local.")
     var bn = "sync"
-    @Option(help: "Colour-jitter strength s; default 0.5 for images of 32 px or less, else 1.")
+    @Option(help: "Colour-jitter strength s; default 1 (for images of 32 px or less too, see the README's study).")
     var strength: Float?
     @Option(help: "Smallest area fraction of a random resized crop (the largest is 1); default 0.3 for images of 32 px or less, else 0.08.")
     var cropScale: Float?
@@ -87,7 +87,9 @@ struct Pretrain: ParsableCommand {
                                           options: DatasetOptions(validation: .none), skipLog: SkipLog(printLimit: 0))
             let model = try modelOptions.request.resolve(for: dataset)
             let small = model.imageSize <= 64
-            var augmentation = SimCLRAugmentation(size: model.imageSize, strength: strength,
+            // SimCLR's CIFAR recipe jitters small images at 0.5; on Fashion-MNIST one epoch at 1.0 reached
+            // 84.3% linear accuracy against 82.8% (at temperature 0.2; 83.1% at 0.5; scripts/study.sh).
+            var augmentation = SimCLRAugmentation(size: model.imageSize, strength: strength ?? 1,
                                                   normalization: model.normalization)
             augmentation.normalization = model.normalization
             // Fashion-MNIST at 28 px: 0.3 measured 82.8% against 82.5% for SimCLR's 0.08 (scripts/study.sh).
@@ -96,7 +98,7 @@ struct Pretrain: ParsableCommand {
             let config = PretrainConfig(
                 data: dataOptions.data.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
                 format: dataOptions.format, model: model, augmentation: augmentation,
-                batchSize: batchSize, epochs: epochs, steps: steps, temperature: temperature ?? (small ? 0.5 : 0.1),
+                batchSize: batchSize, epochs: epochs, steps: steps, temperature: temperature ?? (small ? 0.2 : 0.1),
                 projectionHidden: projectionHidden ?? featureSize, projectionDimension: projectionDimension,
                 projectionLayers: projectionLayers, projectionBatchNorm: projectionBatchNorm, optimizer: optimizer,
                 lr: lr ?? Self.defaultLearningRate(optimizer: optimizer, batchSize: batchSize, smallImages: small),

@@ -51,30 +51,39 @@ final class Conv2dTests: XCTestCase {
     private let geometries = [(3, 1, 1, false), (3, 2, 1, true), (1, 1, 0, false), (1, 2, 0, false),
                               (7, 2, 3, false), (2, 2, 0, true), (3, 1, 0, true)]
 
-    func testFastPathMatchesDirectLoopIncludingChunks() {
-        for (k, s, p, hasBias) in geometries {
-            for budget in [32 << 20, 1] {  // one chunk for the batch, and one image per chunk
-                let (conv, store) = build { Conv2d($0, name: "c", inChannels: 3, outChannels: 5, kernelSize: k,
-                                                   stride: s, padding: p, bias: hasBias) }
-                randomizeParameters(store, seed: 3)
-                conv.columnBudgetBytes = budget
-                let label = "k\(k) s\(s) p\(p) bias \(hasBias) budget \(budget)"
-                let x = randomTensor([3, 9, 8, 3], seed: 4)
-                let y = conv.forward(x, mode: .training)
-                let expected = referenceConv(x, conv)
-                XCTAssertEqual(y.shape, expected.shape, label)
-                assertClose(y.array, expected.array, rtol: 1e-4, atol: 1e-5, "forward \(label)")
+    override func tearDown() {
+        Threads.configure(1)
+    }
 
-                let dy = randomTensor(y.shape, seed: 5)
-                store.zeroGrad()
-                let dx = conv.backward(dy)
-                let ref = referenceConvBackward(x, dy, conv)
-                assertClose(dx.array, ref.dx, rtol: 1e-4, atol: 1e-5, "dx \(label)")
-                assertClose(Array(UnsafeBufferPointer(start: conv.weight.grad, count: conv.weight.count)), ref.dW,
-                            rtol: 1e-4, atol: 1e-4, "dW \(label)")
-                if let bias = conv.bias {
-                    assertClose(Array(UnsafeBufferPointer(start: bias.grad, count: bias.count)), ref.db,
-                                rtol: 1e-4, atol: 1e-4, "db \(label)")
+    /// On 1 and 2 threads: with one image per chunk, the 5 images are 5 chunks, which 2 threads
+    /// share (2 and 3, each thread with its own columns and partial weight gradient).
+    func testFastPathMatchesDirectLoopIncludingChunksAndThreads() {
+        for threads in [1, 2] {
+            Threads.configure(threads)
+            for (k, s, p, hasBias) in geometries {
+                for budget in [32 << 20, 1] {  // one chunk for the batch, and one image per chunk
+                    let (conv, store) = build { Conv2d($0, name: "c", inChannels: 3, outChannels: 5, kernelSize: k,
+                                                       stride: s, padding: p, bias: hasBias) }
+                    randomizeParameters(store, seed: 3)
+                    conv.columnBudgetBytes = budget
+                    let label = "k\(k) s\(s) p\(p) bias \(hasBias) budget \(budget) threads \(threads)"
+                    let x = randomTensor([5, 9, 8, 3], seed: 4)
+                    let y = conv.forward(x, mode: .training)
+                    let expected = referenceConv(x, conv)
+                    XCTAssertEqual(y.shape, expected.shape, label)
+                    assertClose(y.array, expected.array, rtol: 1e-4, atol: 1e-5, "forward \(label)")
+
+                    let dy = randomTensor(y.shape, seed: 5)
+                    store.zeroGrad()
+                    let dx = conv.backward(dy)
+                    let ref = referenceConvBackward(x, dy, conv)
+                    assertClose(dx.array, ref.dx, rtol: 1e-4, atol: 1e-5, "dx \(label)")
+                    assertClose(Array(UnsafeBufferPointer(start: conv.weight.grad, count: conv.weight.count)), ref.dW,
+                                rtol: 1e-4, atol: 1e-4, "dW \(label)")
+                    if let bias = conv.bias {
+                        assertClose(Array(UnsafeBufferPointer(start: bias.grad, count: bias.count)), ref.db,
+                                    rtol: 1e-4, atol: 1e-4, "db \(label)")
+                    }
                 }
             }
         }
@@ -91,10 +100,13 @@ final class Conv2dTests: XCTestCase {
         }
     }
 
+    /// Also when 2 threads share the chunks (their partial gradients add to what is there).
     func testBackwardAccumulatesIntoParameterGradients() {
+        Threads.configure(2)
         let (conv, store) = build { Conv2d($0, name: "c", inChannels: 2, outChannels: 3, kernelSize: 3, padding: 1, bias: true) }
-        let x = randomTensor([2, 5, 5, 2], seed: 8)
-        let dy = randomTensor([2, 5, 5, 3], seed: 9)
+        conv.columnBudgetBytes = 1
+        let x = randomTensor([6, 5, 5, 2], seed: 8)
+        let dy = randomTensor([6, 5, 5, 3], seed: 9)
         store.zeroGrad()
         _ = conv.forward(x, mode: .training)
         _ = conv.backward(dy)

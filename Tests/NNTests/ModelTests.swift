@@ -118,7 +118,7 @@ final class ModelTests: XCTestCase {
         }
         step(x)
         let first = buffers()
-        let bytes = encoder.workspaceBytes + head.workspaceBytes
+        let bytes = encoder.workspaceBytes + head.workspaceBytes, scratch = Scratch.heldBytes
         XCTAssertGreaterThan(first.count, 100)
         for x in [x, Tensor(shape: [2, 32, 32, 3], values: Array(x.array[0..<(2 * 32 * 32 * 3)]))] {
             step(x)
@@ -127,6 +127,7 @@ final class ModelTests: XCTestCase {
             XCTAssertTrue(zip(first, again).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 && $0.2 == $1.2 },
                           "a workspace was reallocated")
             XCTAssertEqual(encoder.workspaceBytes + head.workspaceBytes, bytes)
+            XCTAssertEqual(Scratch.heldBytes, scratch, "the shared scratch grew")
         }
     }
 

@@ -8,7 +8,8 @@ final class WinogradTests: XCTestCase {
     /// (batch, height, width, Cin, Cout, bias): odd sizes (partial edge tiles), one channel, channel
     /// counts on both sides of the 16-lane blocks, a single-output-channel layer.
     private let shapes = [(3, 7, 7, 1, 4, false), (2, 5, 3, 3, 5, true), (1, 1, 1, 2, 3, false),
-                          (2, 8, 8, 16, 16, false), (1, 6, 9, 17, 33, true), (2, 4, 4, 32, 1, false)]
+                          (2, 8, 8, 16, 16, false), (1, 6, 9, 17, 33, true), (2, 4, 4, 32, 1, false),
+                          (5, 6, 5, 4, 3, true)]
 
     private var savedSwitch = true, savedThreads = 1, savedMinimum = 16
 
@@ -44,7 +45,8 @@ final class WinogradTests: XCTestCase {
         return (y, dx, Array(UnsafeBufferPointer(start: conv.weight.grad, count: conv.weight.count)))
     }
 
-    /// Every shape on 1 and 2 threads, with the whole batch in one chunk and one image per chunk:
+    /// Every shape on 1 and 2 threads, with the whole batch in one chunk and one image per chunk (the
+    /// 5-image batch is then 5 chunks, which 2 threads share):
     /// `body(conv, store, x, dy, label)` with a fresh layer (weights from `seed`) and inputs.
     func forEachCase(seed: UInt64, _ body: (Conv2d, ParameterStore, Tensor, Tensor, String) -> Void) {
         for threads in [1, 2] {
@@ -178,6 +180,8 @@ final class WinogradTests: XCTestCase {
     /// Chunks of whole images within the budget, and the same buffers from the second step on.
     func testBuffersRespectBudgetAndAreReused() {
         Conv2d.useWinograd = true
+        Threads.configure(1)
+        Scratch.release()
         let (n, h, w, cin, cout) = (4, 7, 5, 8, 6)
         let tilesPerImage = 4 * 3
         let bytesPerImage = 16 * tilesPerImage * (cin + cout) * MemoryLayout<Float>.size
@@ -185,14 +189,20 @@ final class WinogradTests: XCTestCase {
         conv.winogradBudgetBytes = 2 * bytesPerImage + 1
         let x = randomTensor([n, h, w, cin], seed: 17), dy = randomTensor([n, h, w, cout], seed: 18)
         let first = run(conv, store, x, dy, winograd: true)
+        // The layer keeps U; V and M, shared scratch, hold two images' tiles (the larger channel
+        // count, from whichever pass).
+        XCTAssertEqual(conv.winograd.workspaceTensors.map(\.capacity), [16 * cout * cin])
+        XCTAssertEqual(Scratch.capacities(.tiles), [16 * 2 * tilesPerImage * cin])
+        XCTAssertEqual(Scratch.capacities(.products), [16 * 2 * tilesPerImage * cin])
         let held = conv.winograd.workspaceTensors
-        // U, then V and M for two images' tiles (the larger channel count, from whichever pass).
-        XCTAssertEqual(held.map(\.capacity), [16 * cout * cin, 16 * 2 * tilesPerImage * cin,
-                                              16 * 2 * tilesPerImage * cin])
+        let scratch = Scratch.buffers(.tiles, floats: 1, parts: 1) + Scratch.buffers(.products, floats: 1, parts: 1)
+        let bytes = Scratch.heldBytes
         let second = run(conv, store, x, dy, winograd: true)
         XCTAssertEqual(first.y, second.y)
         XCTAssertEqual(first.dx, second.dx)
         XCTAssertTrue(zip(held, conv.winograd.workspaceTensors).allSatisfy { $0 === $1 })
-        XCTAssertEqual(conv.winograd.workspaceTensors.count, 3)
+        XCTAssertEqual(Scratch.buffers(.tiles, floats: 1, parts: 1) + Scratch.buffers(.products, floats: 1, parts: 1),
+                       scratch)
+        XCTAssertEqual(Scratch.heldBytes, bytes)
     }
 }

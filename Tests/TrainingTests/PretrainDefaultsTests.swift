@@ -28,16 +28,22 @@ final class PretrainDefaultsTests: XCTestCase {
         return try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
     }
 
+    func augmentation(_ config: [String: Any]) -> [String: Any] {
+        (config["augmentation"] as? [String: Any]) ?? [:]
+    }
+
     func cropScale(_ config: [String: Any]) -> [Double] {
-        ((config["augmentation"] as? [String: Any])?["cropScale"] as? [Double]) ?? []
+        (augmentation(config)["cropScale"] as? [Double]) ?? []
     }
 
     func testSmallImagesUseTheSquareRootRateAndMilderCrops() throws {
         let c = try config(imageSize: 16, batch: 16)
         XCTAssertEqual(c["optimizer"] as? String, "lars")
         XCTAssertEqual(try XCTUnwrap(c["lr"] as? Double), 0.075 * 4, accuracy: 1e-6)   // 0.075 sqrt(16)
-        XCTAssertEqual(try XCTUnwrap(c["temperature"] as? Double), 0.5, accuracy: 1e-6)
+        XCTAssertEqual(try XCTUnwrap(c["temperature"] as? Double), 0.2, accuracy: 1e-6)
         XCTAssertEqual(cropScale(c), [0.3, 1.0])
+        XCTAssertEqual(try XCTUnwrap(augmentation(c)["jitterStrength"] as? Double), 1, accuracy: 1e-6)
+        XCTAssertEqual(augmentation(c)["blurProbability"] as? Double, 0)
     }
 
     func testLargeImagesKeepSimCLRsLinearRateAndCrops() throws {
@@ -48,8 +54,11 @@ final class PretrainDefaultsTests: XCTestCase {
     }
 
     func testExplicitOptionsWin() throws {
-        let c = try config(imageSize: 16, batch: 16, extra: ["--lr", "0.05", "--crop-scale", "0.5"])
+        let c = try config(imageSize: 16, batch: 16, extra: ["--lr", "0.05", "--crop-scale", "0.5", "--strength", "0.5",
+                                                               "--temperature", "0.5"])
         XCTAssertEqual(try XCTUnwrap(c["lr"] as? Double), 0.05, accuracy: 1e-7)
+        XCTAssertEqual(try XCTUnwrap(augmentation(c)["jitterStrength"] as? Double), 0.5, accuracy: 1e-6)
+        XCTAssertEqual(try XCTUnwrap(c["temperature"] as? Double), 0.5, accuracy: 1e-6)
         XCTAssertEqual(cropScale(c), [0.5, 1.0])
     }
 

@@ -1,0 +1,125 @@
+import Dispatch
+import Foundation
+import Synchronization
+import Tensors
+import XCTest
+
+/// The compute threads: every part of a parallel call runs exactly once, on either way of waiting,
+/// after the workers have gone to sleep, from inside a parallel body and from several threads at once.
+final class ThreadsTests: XCTestCase {
+    private var saved = 1, savedWaiting = Threads.Waiting.spin
+
+    override func setUp() {
+        saved = Threads.count
+        savedWaiting = Threads.waiting
+    }
+
+    override func tearDown() {
+        Threads.configure(saved, waiting: savedWaiting)
+    }
+
+    /// Runs `parallel(parts)` and returns how often each part ran.
+    private func counts(_ parts: Int) -> [Int] {
+        let hits = UnsafeMutablePointer<Int>.allocate(capacity: parts)
+        defer { hits.deallocate() }
+        hits.initialize(repeating: 0, count: parts)
+        Threads.parallel(parts) { hits[$0] += 1 }
+        return Array(UnsafeBufferPointer(start: hits, count: parts))
+    }
+
+    func testEveryPartRunsOnceOnBothWaysOfWaiting() {
+        for waiting in Threads.Waiting.allCases {
+            for threads in [1, 2, 3] {
+                Threads.configure(threads, waiting: waiting)
+                XCTAssertEqual(Threads.count, threads)
+                XCTAssertEqual(Threads.waiting, waiting)
+                for round in 0..<500 {
+                    let parts = 1 + round % 7
+                    XCTAssertEqual(counts(parts), Array(repeating: 1, count: parts),
+                                   "\(waiting) threads \(threads) parts \(parts)")
+                }
+            }
+        }
+    }
+
+    func testWorkersThatWentToSleepWakeForTheNextCall() {
+        Threads.configure(2)
+        for _ in 0..<5 {
+            XCTAssertEqual(counts(2), [1, 1])
+            usleep(5_000)  // longer than the workers poll before they sleep
+        }
+    }
+
+    func testThePartsRunOnSeveralThreads() {
+        Threads.configure(2)
+        // Each part waits for the other to start: on one thread this would never finish.
+        let started = Atomic<Int>(0)
+        let deadline = Date().addingTimeInterval(10)
+        let sawBoth = UnsafeMutablePointer<Bool>.allocate(capacity: 2)
+        defer { sawBoth.deallocate() }
+        sawBoth.initialize(repeating: false, count: 2)
+        Threads.parallel(2) { part in
+            started.wrappingAdd(1, ordering: .relaxed)
+            while started.load(ordering: .relaxed) < 2 && Date() < deadline {}
+            sawBoth[part] = started.load(ordering: .relaxed) == 2
+        }
+        XCTAssertEqual([sawBoth[0], sawBoth[1]], [true, true])
+    }
+
+    func testANestedCallRunsSeriallyAndCompletely() {
+        Threads.configure(2)
+        let n = 1000
+        let hits = UnsafeMutablePointer<Int>.allocate(capacity: 2 * n)
+        defer { hits.deallocate() }
+        hits.initialize(repeating: 0, count: 2 * n)
+        let inner = UnsafeMutablePointer<Int>.allocate(capacity: 2)
+        defer { inner.deallocate() }
+        Threads.parallel(2) { part in
+            inner[part] = Threads.available
+            parallelFor(n) { range in for i in range { hits[part * n + i] += 1 } }
+        }
+        XCTAssertEqual([inner[0], inner[1]], [1, 1])
+        XCTAssertEqual(Threads.available, 2)
+        XCTAssertTrue(UnsafeBufferPointer(start: hits, count: 2 * n).allSatisfy { $0 == 1 })
+    }
+
+    func testCallersOnSeveralThreadsAtOnce() {
+        Threads.configure(2)
+        let callers = 4, n = 4096
+        let sums = UnsafeMutablePointer<Int>.allocate(capacity: callers)
+        defer { sums.deallocate() }
+        sums.initialize(repeating: 0, count: callers)
+        DispatchQueue.concurrentPerform(iterations: callers) { caller in
+            let values = UnsafeMutablePointer<Int>.allocate(capacity: n)
+            defer { values.deallocate() }
+            for _ in 0..<200 {
+                values.initialize(repeating: 0, count: n)
+                parallelFor(n, grain: 64) { range in for i in range { values[i] = i } }
+                sums[caller] += (0..<n).reduce(0) { $0 + values[$1] }
+            }
+        }
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: sums, count: callers)),
+                       Array(repeating: 200 * n * (n - 1) / 2, count: callers))
+    }
+
+    func testChunkPlanCoversEveryImageOnceInOrderWithinAPart() {
+        for threads in [1, 2, 3] {
+            Threads.configure(threads)
+            for (images, chunk) in [(1, 1), (5, 1), (5, 2), (7, 3), (12, 2), (3, 8), (512, 2)] {
+                let plan = ChunkPlan(images: images, chunk: chunk)
+                let chunks = (images + chunk - 1) / chunk
+                XCTAssertEqual(plan.count, chunks)
+                XCTAssertEqual(plan.parts, chunks >= 2 * threads ? threads : 1, "\(images)/\(chunk) on \(threads)")
+                var seen = [[Range<Int>]](repeating: [], count: plan.parts)
+                let lock = NSLock()
+                plan.forEach { part, range in
+                    lock.lock(); seen[part].append(range); lock.unlock()
+                }
+                let all = seen.flatMap { $0 }
+                XCTAssertEqual(all.map(\.count).reduce(0, +), images)
+                XCTAssertEqual(all.flatMap { Array($0) }, Array(0..<images), "parts in order, chunks in order")
+                XCTAssertTrue(all.dropLast().allSatisfy { $0.count == chunk })
+            }
+        }
+    }
+}
