@@ -33,7 +33,7 @@ public final class BatchNorm: Layer, WorkspaceOwner {
 
     /// Kept alive with the layer: the parameters point into its arenas.
     private let store: ParameterStore
-    private var output = Workspace(), gradient = Workspace()
+    private var output = Workspace()
     private var input: Tensor?
     private var lastMode = Mode.training
     private var globalCount: Float = 0
@@ -68,7 +68,7 @@ public final class BatchNorm: Layer, WorkspaceOwner {
         exchange = Tensor(zeros: [2 * channels])
     }
 
-    var workspaceTensors: [Tensor] { output.held + gradient.held }
+    var workspaceTensors: [Tensor] { output.held }
 
     /// x: [..., C] -> y: [..., C]
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
@@ -284,7 +284,7 @@ public final class BatchNorm: Layer, WorkspaceOwner {
             coefX.update(repeating: 0, count: c)
             coefConst.update(repeating: 0, count: c)
         }
-        let dx = gradient.get(x.shape)
+        let dx = Tensor(pooled: x.shape)
         let dxp = dx.data
         parallelFor(rows, grain: Swift.max(1, 16_384 / c)) { range in
             for r in range {

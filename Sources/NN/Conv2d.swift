@@ -46,7 +46,7 @@ public final class Conv2d: Layer, WorkspaceOwner {
 
     /// Kept alive with the layer: the parameters point into its arenas.
     private let store: ParameterStore
-    private var output = Workspace(), gradient = Workspace()
+    private var output = Workspace()
     private var input: Tensor?
     private var geometry: ConvGeometry?
     private let empty = Tensor(zeros: [0])
@@ -75,7 +75,7 @@ public final class Conv2d: Layer, WorkspaceOwner {
             : nil
     }
 
-    var workspaceTensors: [Tensor] { output.held + gradient.held + winograd.workspaceTensors }
+    var workspaceTensors: [Tensor] { output.held + winograd.workspaceTensors }
 
     /// Whether the input itself is the column matrix.
     private var isPointwise: Bool { kernelHeight == 1 && kernelWidth == 1 && stride == 1 && padding == 0 }
@@ -158,7 +158,7 @@ public final class Conv2d: Layer, WorkspaceOwner {
             // dW[Cout, Cin] += dyᵀ · x;  dx[rows, Cin] = dy · W
             gemm(transA: true, m: cout, n: patch, k: g.rows, a: dy.data, b: x.data, beta: 1, c: dW)
             guard needsInputGradient else { return empty }
-            let dx = gradient.get(x.shape)
+            let dx = Tensor(pooled: x.shape)
             gemm(m: g.rows, n: patch, k: cout, a: dy.data, b: w, c: dx.data)
             return dx
         }
@@ -167,7 +167,7 @@ public final class Conv2d: Layer, WorkspaceOwner {
         // Part 0 adds into dW; every other part into its own zeroed partial, added to dW at the end.
         let partials = Scratch.buffers(.partialGradient, floats: cout * patch, parts: plan.parts)
         for part in 1..<plan.parts { partials[part].initialize(repeating: 0, count: cout * patch) }
-        let dx = needsInputGradient ? gradient.get(x.shape) : empty
+        let dx = needsInputGradient ? Tensor(pooled: x.shape) : empty
         // dx by Winograd after the loop, which then computes dW only.
         let winogradInputGradient = needsInputGradient && usesWinograd
         plan.forEach { part, images in

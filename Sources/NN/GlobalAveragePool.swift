@@ -2,12 +2,12 @@ import Tensors
 
 /// The mean over all positions of each image and channel: `[N, H, W, C] -> [N, C]`.
 public final class GlobalAveragePool: Layer, WorkspaceOwner {
-    private var output = Workspace(), gradient = Workspace()
+    private var output = Workspace()
     private var inputShape: [Int] = []
 
     public init() {}
 
-    var workspaceTensors: [Tensor] { output.held + gradient.held }
+    var workspaceTensors: [Tensor] { output.held }
 
     /// x: [N, H, W, C] -> y: [N, C]
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
@@ -40,7 +40,7 @@ public final class GlobalAveragePool: Layer, WorkspaceOwner {
         precondition(dy.shape == [n, c], "GlobalAveragePool: dy \(dy.shape) does not match [\(n), \(c)]")
         let outerKind = LayerTimings.enter(.pooling)
         defer { LayerTimings.enter(outerKind) }
-        let dx = gradient.get(inputShape)
+        let dx = Tensor(pooled: inputShape)
         let src = dy.data, dst = dx.data, inverse = 1 / Float(positions)
         parallelFor(n) { range in
             for i in range {

@@ -12,7 +12,7 @@ public final class Linear: Layer, WorkspaceOwner {
 
     /// Kept alive with the layer: the parameters point into its arenas.
     private let store: ParameterStore
-    private var output = Workspace(), gradient = Workspace()
+    private var output = Workspace()
     private var input: Tensor?
     private let reduction = ChannelReduction()
 
@@ -29,7 +29,7 @@ public final class Linear: Layer, WorkspaceOwner {
             : nil
     }
 
-    var workspaceTensors: [Tensor] { output.held + gradient.held }
+    var workspaceTensors: [Tensor] { output.held }
 
     /// x: [N, in] -> y: [N, out]
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
@@ -58,7 +58,7 @@ public final class Linear: Layer, WorkspaceOwner {
         // dW[out, in] += dyᵀ · x;  db += Σ_rows dy;  dx[N, in] = dy · W
         gemm(transA: true, m: outFeatures, n: inFeatures, k: n, a: dy.data, b: x.data, beta: 1, c: weight.grad)
         if let bias { reduction.addColumnSums(of: dy.data, rows: n, channels: outFeatures, into: bias.grad) }
-        let dx = gradient.get(x.shape)
+        let dx = Tensor(pooled: x.shape)
         gemm(m: n, n: inFeatures, k: outFeatures, a: dy.data, b: weight.value, c: dx.data)
         return dx
     }

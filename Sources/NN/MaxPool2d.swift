@@ -6,7 +6,7 @@ import Tensors
 /// the output instead of storing indices.
 public final class MaxPool2d: Layer, WorkspaceOwner {
     public let kernelSize, stride, padding: Int
-    private var output = Workspace(), gradient = Workspace()
+    private var output = Workspace()
     private var input: Tensor?
 
     public init(kernelSize: Int = 3, stride: Int = 2, padding: Int = 1) {
@@ -15,7 +15,7 @@ public final class MaxPool2d: Layer, WorkspaceOwner {
         self.kernelSize = kernelSize; self.stride = stride; self.padding = padding
     }
 
-    var workspaceTensors: [Tensor] { output.held + gradient.held }
+    var workspaceTensors: [Tensor] { output.held }
 
     private func outputSize(_ size: Int) -> Int { (size + 2 * padding - kernelSize) / stride + 1 }
 
@@ -57,7 +57,7 @@ public final class MaxPool2d: Layer, WorkspaceOwner {
         let (oh, ow) = (y.shape[1], y.shape[2])
         let outerKind = LayerTimings.enter(.pooling)
         defer { LayerTimings.enter(outerKind) }
-        let dx = gradient.get(x.shape)
+        let dx = Tensor(pooled: x.shape)
         dx.fill(0)
         let xp = x.data, yp = y.data, dyp = dy.data, dxp = dx.data
         let (k, s, p) = (kernelSize, stride, padding)

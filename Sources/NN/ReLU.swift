@@ -3,11 +3,11 @@ import Tensors
 /// `y = max(0, x)`, element-wise on any shape. Backward passes `dy` where the output is positive
 /// (the derivative at 0 is taken as 0, as PyTorch does).
 public final class ReLU: Layer, WorkspaceOwner {
-    private var output = Workspace(), gradient = Workspace()
+    private var output = Workspace()
 
     public init() {}
 
-    var workspaceTensors: [Tensor] { output.held + gradient.held }
+    var workspaceTensors: [Tensor] { output.held }
 
     /// x: any shape -> y: same shape
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
@@ -26,7 +26,7 @@ public final class ReLU: Layer, WorkspaceOwner {
         precondition(dy.shape == y.shape, "ReLU: dy \(dy.shape) does not match y \(y.shape)")
         let outerKind = LayerTimings.enter(.activation)
         defer { LayerTimings.enter(outerKind) }
-        let dx = gradient.get(dy.shape)
+        let dx = Tensor(pooled: dy.shape)
         let yp = y.data, dyp = dy.data, dxp = dx.data
         parallelFor(dy.count, grain: 16_384) { range in
             for i in range { dxp[i] = yp[i] > 0 ? dyp[i] : 0 }

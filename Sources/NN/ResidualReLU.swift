@@ -3,9 +3,9 @@ import Tensors
 /// The end of a residual block: `y = max(0, a + b)` (main path plus shortcut), fused in one pass.
 /// Backward returns the one gradient both branches receive.
 final class ResidualReLU: WorkspaceOwner {
-    private var output = Workspace(), gradient = Workspace()
+    private var output = Workspace()
 
-    var workspaceTensors: [Tensor] { output.held + gradient.held }
+    var workspaceTensors: [Tensor] { output.held }
 
     /// a, b: [N, H, W, C] -> y: [N, H, W, C]
     func forward(_ a: Tensor, _ b: Tensor) -> Tensor {
@@ -36,7 +36,7 @@ final class ResidualReLU: WorkspaceOwner {
         precondition(dy.shape == y.shape, "ResidualReLU: dy \(dy.shape) does not match y \(y.shape)")
         let outerKind = LayerTimings.enter(.activation)
         defer { LayerTimings.enter(outerKind) }
-        let d = gradient.get(dy.shape)
+        let d = Tensor(pooled: dy.shape)
         let yp = y.data, dyp = dy.data, dp = d.data
         parallelFor(dy.count, grain: 16_384) { range in
             var i = range.lowerBound

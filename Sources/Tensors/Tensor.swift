@@ -1,13 +1,15 @@
 /// A contiguous, row-major block of Float32 with a shape. Images are stored channels-last:
 /// `[N, H, W, C]`, so a 1x1 convolution is one matrix product and im2col copies whole channel rows.
 ///
-/// A tensor either owns its memory (freed in `deinit`) or is a view into memory owned elsewhere
-/// (an arena, a larger buffer); views never free.
+/// A tensor either owns its memory (freed in `deinit`), borrows it from `TensorPool` (returned in
+/// `deinit`), or is a view into memory owned elsewhere (an arena, a larger buffer); views never free.
 public final class Tensor {
     public private(set) var shape: [Int]
     public let capacity: Int
     public let data: UnsafeMutablePointer<Float>
-    private let owned: Bool
+    private let storage: Storage
+
+    private enum Storage { case owned, pooled, view }
 
     public var count: Int { shape.reduce(1, *) }
     public var rank: Int { shape.count }
@@ -19,7 +21,16 @@ public final class Tensor {
         capacity = Swift.max(1, shape.reduce(1, *))
         data = .allocate(capacity: capacity)
         data.initialize(repeating: 0, count: capacity)
-        owned = true
+        storage = .owned
+    }
+
+    /// A tensor of `shape` with unspecified contents, its memory from `TensorPool` (a layer's input
+    /// gradient, which lives only until the layer before has used it).
+    public init(pooled shape: [Int]) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in \(shape)")
+        self.shape = shape
+        (data, capacity) = TensorPool.take(Swift.max(1, shape.reduce(1, *)))
+        storage = .pooled
     }
 
     /// A tensor holding a copy of `values`.
@@ -35,10 +46,16 @@ public final class Tensor {
         self.shape = shape
         capacity = shape.reduce(1, *)
         data = pointer
-        owned = false
+        storage = .view
     }
 
-    deinit { if owned { data.deallocate() } }
+    deinit {
+        switch storage {
+        case .owned: data.deallocate()
+        case .pooled: TensorPool.give(data, capacity: capacity)
+        case .view: break
+        }
+    }
 
     /// Changes the shape in place without moving data; the new shape must fit the allocation.
     /// Buffers reused across steps are resized this way so a step allocates nothing after warm-up.
