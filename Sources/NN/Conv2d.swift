@@ -10,10 +10,10 @@ import Tensors
 /// and `col2im` (which writes dx). The chunks are spread over the compute threads (`ChunkPlan`),
 /// each with its own column buffer from `Scratch`.
 ///
-/// A 3x3 stride-1 padding-1 convolution (ResNet's, except the stride-2 ones) runs its forward pass
-/// and its input gradient by Winograd F(2x2, 3x3) instead (`WinogradConvolution`) while
-/// `Conv2d.useWinograd` is set and it has at least `Conv2d.winogradMinimumChannels` channels on
-/// both sides; its weight gradient stays on the im2col path.
+/// A 3x3 stride-1 padding-1 convolution (ResNet's, except the stride-2 ones) runs its forward pass,
+/// its input gradient and its weight gradient by Winograd F(2x2, 3x3) instead
+/// (`WinogradConvolution`) while `Conv2d.useWinograd` is set and it has at least
+/// `Conv2d.winogradMinimumChannels` channels on both sides.
 public final class Conv2d: Layer, WorkspaceOwner {
     public let name: String
     public let inChannels, outChannels: Int
@@ -34,8 +34,8 @@ public final class Conv2d: Layer, WorkspaceOwner {
     /// dimension (im2col's has `9·Cin`), so they need more rows (tiles) to run at the matrix speed.
     public var winogradBudgetBytes = 8 << 20
     /// Whether 3x3 stride-1 padding-1 convolutions with at least `winogradMinimumChannels` input and
-    /// output channels take the Winograd F(2x2, 3x3) path for the forward pass and the input
-    /// gradient (true, the default) or the im2col path like every other convolution (false; for
+    /// output channels take the Winograd F(2x2, 3x3) path for the forward pass and both gradients
+    /// (true, the default) or the im2col path like every other convolution (false; for
     /// comparisons, `simclr bench conv --conv3x3 im2col`). Read at every forward and backward.
     nonisolated(unsafe) public static var useWinograd = true
     /// Convolutions with fewer input or output channels than this stay on the im2col path even when
@@ -162,14 +162,25 @@ public final class Conv2d: Layer, WorkspaceOwner {
             gemm(m: g.rows, n: patch, k: cout, a: dy.data, b: w, c: dx.data)
             return dx
         }
+        if usesWinograd {
+            winograd.weightGradient(x.data, dy.data, n: g.n, h: g.h, w: g.w, into: dW, budgetBytes: winogradBudgetBytes,
+                                    outChannels: cout, inChannels: inChannels)
+            guard needsInputGradient else { return empty }
+            // The switch may have been turned on after the forward being differentiated.
+            if !winogradHoldsWeights {
+                winograd.transformWeights(w, outChannels: cout, inChannels: inChannels)
+                winogradHoldsWeights = true
+            }
+            let dx = Tensor(pooled: x.shape)
+            winograd.inputGradient(dy.data, n: g.n, h: g.h, w: g.w, into: dx.data, budgetBytes: winogradBudgetBytes)
+            return dx
+        }
         let plan = ChunkPlan(images: g.n, chunk: imagesPerChunk(g))
         let columns = Scratch.buffers(.columns, floats: plan.chunk * rowsPerImage * patch, parts: plan.parts)
         // Part 0 adds into dW; every other part into its own zeroed partial, added to dW at the end.
         let partials = Scratch.buffers(.partialGradient, floats: cout * patch, parts: plan.parts)
         for part in 1..<plan.parts { partials[part].initialize(repeating: 0, count: cout * patch) }
         let dx = needsInputGradient ? Tensor(pooled: x.shape) : empty
-        // dx by Winograd after the loop, which then computes dW only.
-        let winogradInputGradient = needsInputGradient && usesWinograd
         plan.forEach { part, images in
             let rows = images.count * rowsPerImage, col = columns[part]
             let dyChunk = dy.data + images.lowerBound * rowsPerImage * cout
@@ -178,21 +189,13 @@ public final class Conv2d: Layer, WorkspaceOwner {
             LayerTimings.enter(.convBackward, part: part)
             gemm(transA: true, m: cout, n: patch, k: rows, a: dyChunk, b: col, beta: 1,
                  c: part == 0 ? dW : partials[part])
-            guard needsInputGradient && !winogradInputGradient else { return }
+            guard needsInputGradient else { return }
             gemm(m: rows, n: patch, k: cout, a: dyChunk, b: w, c: col)
             LayerTimings.enter(.columns, part: part)
             // Chunks hold whole images, so each chunk's col2im writes its images' gradient outright.
             col2im(g, col: col, dx: dx.data, images: images, accumulate: false)
         }
         for part in 1..<plan.parts { axpy(cout * patch, 1, partials[part], dW) }
-        if winogradInputGradient {
-            // The switch may have been turned on after the forward being differentiated.
-            if !winogradHoldsWeights {
-                winograd.transformWeights(w, outChannels: cout, inChannels: inChannels)
-                winogradHoldsWeights = true
-            }
-            winograd.inputGradient(dy.data, n: g.n, h: g.h, w: g.w, into: dx.data, budgetBytes: winogradBudgetBytes)
-        }
         return dx
     }
 }

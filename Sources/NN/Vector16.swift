@@ -22,6 +22,10 @@ extension UnsafeMutablePointer where Pointee == Float {
         UnsafePointer(self).load16(offset)
     }
 
+    @inline(__always) func load(lanes: Int) -> Vector16 {
+        UnsafePointer(self).load(lanes: lanes)
+    }
+
     @inline(__always) func store16(_ offset: Int, _ v: Vector16) {
         UnsafeMutableRawPointer(self + offset).storeBytes(of: v, as: Vector16.self)
     }

@@ -82,6 +82,47 @@ final class WinogradConvolution {
                  productKind: .convBackward, budgetBytes: budgetBytes)
     }
 
+    /// dW: [Cout, 3, 3, Cin] += the weight gradient for input x: [N, H, W, Cin] and output gradient
+    /// dy: [N, H, W, Cout], by the same transforms.
+    ///
+    /// With `Y = Aᵀ [U ⊙ V] A` per tile, `∂L/∂U = Σ_tiles (A dY Aᵀ) ⊙ V` and `∂L/∂g = Gᵀ (∂L/∂U) G`:
+    /// at each of the 16 positions, one product over the tiles of a chunk,
+    ///
+    ///     dU[p]: [Cout, Cin] += Ŷ[p]ᵀ · V[p]    (Ŷ = A dY Aᵀ: [tiles, Cout], V: [tiles, Cin])
+    ///
+    /// then one 4x4 -> 3x3 transform per weight. No im2col, and 2.25x fewer multiplications.
+    func weightGradient(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, n: Int, h: Int, w: Int,
+                        into dW: UnsafeMutablePointer<Float>, budgetBytes: Int, outChannels cout: Int,
+                        inChannels cin: Int) {
+        let tilesH = (h + 1) / 2, tilesW = (w + 1) / 2, tilesPerImage = tilesH * tilesW
+        let bytesPerImage = 16 * tilesPerImage * (cin + cout) * MemoryLayout<Float>.size
+        let plan = ChunkPlan(images: n, chunk: Swift.min(n, budgetBytes / bytesPerImage))
+        let tiles = Scratch.buffers(.tiles, floats: 16 * plan.chunk * tilesPerImage * cin, parts: plan.parts)
+        let products = Scratch.buffers(.products, floats: 16 * plan.chunk * tilesPerImage * cout, parts: plan.parts)
+        // Each part sums its chunks' dU; the parts' sums are added before the transform back.
+        let sums = Scratch.buffers(.transformedGradient, floats: 16 * cout * cin, parts: plan.parts)
+        for part in 0..<plan.parts { sums[part].initialize(repeating: 0, count: 16 * cout * cin) }
+        let geometry = TileGeometry(h: h, w: w, tilesW: tilesW, tilesPerImage: tilesPerImage)
+        plan.forEach { part, images in
+            let tileCount = images.count * tilesPerImage, v = tiles[part], m = products[part], du = sums[part]
+            LayerTimings.enter(.columns, part: part)
+            transformInput(x + images.lowerBound * h * w * cin, geometry, tileCount: tileCount, channels: cin, into: v)
+            transformOutputGradient(dy + images.lowerBound * h * w * cout, geometry, tileCount: tileCount,
+                                    channels: cout, into: m)
+            LayerTimings.enter(.convBackward, part: part)
+            let splitPositions = tileCount * cin * cout < 1 << 21
+            parallelFor(16, grain: splitPositions ? 1 : 16) { positions in
+                for p in positions {
+                    gemm(transA: true, m: cout, n: cin, k: tileCount, a: m + p * tileCount * cout,
+                         b: v + p * tileCount * cin, beta: 1, c: du + p * cout * cin)
+                }
+            }
+        }
+        LayerTimings.enter(.convBackward)
+        for part in 1..<plan.parts { axpy(16 * cout * cin, 1, sums[part], sums[0]) }
+        addWeightGradient(sums[0], outChannels: cout, inChannels: cin, into: dW)
+    }
+
     /// x: [N, H, W, cin] -> y: [N, H, W, cout] through `U` (`rotated`: the kernel rotated by 180
     /// degrees with its channel axes swapped, for the input gradient). `budgetBytes` bounds the
     /// transformed input plus products (`V` and `M`) of one chunk: as many whole images as fit, at least one.
@@ -164,6 +205,77 @@ private func transformInput(_ x: UnsafePointer<Float>, _ g: TileGeometry, tileCo
                         (out + (4 * i + 1) * positionStride).store(b + cc, lanes: lanes)
                         (out + (4 * i + 2) * positionStride).store(cc - b, lanes: lanes)
                         (out + (4 * i + 3) * positionStride).store(b - e, lanes: lanes)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// dy: [images, H, W, C] -> m: [16, tiles, C], m[:, t] = A dY Aᵀ for the 2x2 output gradient dY of
+/// tile t (zero for the pixels of edge tiles that fall outside an odd-sized image).
+private func transformOutputGradient(_ dy: UnsafePointer<Float>, _ g: TileGeometry, tileCount: Int, channels c: Int,
+                                     into m: UnsafeMutablePointer<Float>) {
+    let positionStride = tileCount * c
+    parallelFor(tileCount, grain: Swift.max(1, 4096 / (16 * c))) { range in
+        for t in range {
+            let image = t / g.tilesPerImage, tile = t % g.tilesPerImage
+            let y0 = 2 * (tile / g.tilesW), x0 = 2 * (tile % g.tilesW)
+            let hasRow1 = y0 + 1 < g.h, hasColumn1 = x0 + 1 < g.w
+            let source = dy + ((image * g.h + y0) * g.w + x0) * c
+            for c0 in Swift.stride(from: 0, to: c, by: 16) {
+                let lanes = Swift.min(16, c - c0)
+                let a = (source + c0).load(lanes: lanes)
+                let b = hasColumn1 ? (source + c + c0).load(lanes: lanes) : Vector16()
+                let below = source + g.w * c + c0
+                let cc = hasRow1 ? below.load(lanes: lanes) : Vector16()
+                let e = hasRow1 && hasColumn1 ? (below + c).load(lanes: lanes) : Vector16()
+                // A dY: rows (r0, r0 + r1, r0 - r1, -r1) of dY's rows r0 = (a, b), r1 = (cc, e);
+                // then each row (p, q) through Aᵀ: (p, p + q, p - q, -q).
+                let out = m + t * c + c0
+                @inline(__always) func row(_ i: Int, _ p: Vector16, _ q: Vector16) {
+                    (out + (4 * i) * positionStride).store(p, lanes: lanes)
+                    (out + (4 * i + 1) * positionStride).store(p + q, lanes: lanes)
+                    (out + (4 * i + 2) * positionStride).store(p - q, lanes: lanes)
+                    (out + (4 * i + 3) * positionStride).store(-q, lanes: lanes)
+                }
+                row(0, a, b)
+                row(1, a + cc, b + e)
+                row(2, a - cc, b - e)
+                row(3, -cc, -e)
+            }
+        }
+    }
+}
+
+/// dW: [Cout, 3, 3, Cin] += Gᵀ dU G for each (Cout, Cin) pair of dU: [16, Cout, Cin].
+private func addWeightGradient(_ du: UnsafePointer<Float>, outChannels cout: Int, inChannels cin: Int,
+                               into dW: UnsafeMutablePointer<Float>) {
+    let positionStride = cout * cin
+    parallelFor(cout, grain: Swift.max(1, 4096 / (16 * cin))) { range in
+        withUnsafeTemporaryAllocation(of: Vector16.self, capacity: 12) { r in
+            for co in range {
+                for c0 in Swift.stride(from: 0, to: cin, by: 16) {
+                    let lanes = Swift.min(16, cin - c0)
+                    let source = du + co * cin + c0
+                    // Gᵀ M: rows (m0 + (m1 + m2)/2, (m1 - m2)/2, (m1 + m2)/2 + m3), column by column.
+                    for j in 0..<4 {
+                        let m0 = (source + j * positionStride).load(lanes: lanes)
+                        let m1 = (source + (4 + j) * positionStride).load(lanes: lanes)
+                        let m2 = (source + (8 + j) * positionStride).load(lanes: lanes)
+                        let m3 = (source + (12 + j) * positionStride).load(lanes: lanes)
+                        r[j] = m0 + 0.5 * (m1 + m2)
+                        r[4 + j] = 0.5 * (m1 - m2)
+                        r[8 + j] = 0.5 * (m1 + m2) + m3
+                    }
+                    // (Gᵀ M) G: the same combination of the columns, row by row, added into dW.
+                    for ky in 0..<3 {
+                        let r0 = r[4 * ky], r1 = r[4 * ky + 1], r2 = r[4 * ky + 2], r3 = r[4 * ky + 3]
+                        let target = dW + (co * 3 + ky) * 3 * cin + c0
+                        target.store(target.load(lanes: lanes) + r0 + 0.5 * (r1 + r2), lanes: lanes)
+                        (target + cin).store((target + cin).load(lanes: lanes) + 0.5 * (r1 - r2), lanes: lanes)
+                        (target + 2 * cin).store((target + 2 * cin).load(lanes: lanes) + 0.5 * (r1 + r2) + r3,
+                                                 lanes: lanes)
                     }
                 }
             }

@@ -110,7 +110,31 @@ final class WinogradTests: XCTestCase {
 
             let slow = run(conv, store, x, dy, winograd: false)
             assertClose(fast.dx, slow.dx, rtol: 1e-4, atol: 1e-5, "dx vs im2col \(label)")
-            assertClose(fast.dW, slow.dW, rtol: 1e-5, atol: 1e-6, "dW \(label)")
+            assertClose(fast.dW, slow.dW, rtol: 1e-4, atol: 1e-5, "dW vs im2col \(label)")
+        }
+    }
+
+    /// dW[co, ky, kx, ci] = Σ dy[i, y, x, co] · x[i, y - 1 + ky, x - 1 + kx, ci], in Double.
+    func testWeightGradientMatchesDirectLoopAndAccumulates() {
+        forEachCase(seed: 9) { conv, store, x, dy, label in
+            let (n, h, w, cin, cout) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3], dy.shape[3])
+            var expected = [Double](repeating: 0, count: cout * 9 * cin)
+            for i in 0..<n { for oy in 0..<h { for ox in 0..<w { for co in 0..<cout {
+                let g = Double(dy[((i * h + oy) * w + ox) * cout + co])
+                for ky in 0..<3 { for kx in 0..<3 {
+                    let iy = oy - 1 + ky, ix = ox - 1 + kx
+                    guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
+                    for ci in 0..<cin {
+                        expected[((co * 3 + ky) * 3 + kx) * cin + ci] += g * Double(x[((i * h + iy) * w + ix) * cin + ci])
+                    }
+                } }
+            } } } }
+            let fast = run(conv, store, x, dy, winograd: true)
+            assertClose(fast.dW, expected.map(Float.init), rtol: 1e-4, atol: 1e-5, "dW vs direct \(label)")
+            // A second backward without zeroing adds the same again.
+            _ = conv.backward(dy)
+            let twice = Array(UnsafeBufferPointer(start: conv.weight.grad, count: conv.weight.count))
+            assertClose(twice, expected.map { Float(2 * $0) }, rtol: 1e-4, atol: 1e-5, "dW accumulates \(label)")
         }
     }
 
