@@ -15,7 +15,7 @@ public final class LayerTimings {
             switch self {
             case .convForward: "conv forward (gemm)"
             case .convBackward: "conv backward (gemm)"
-            case .columns: "im2col/col2im"
+            case .columns: "im2col/col2im, Winograd transforms"
             case .batchNormForward: "BN forward"
             case .batchNormBackward: "BN backward"
             case .activation: "ReLU/residual"
@@ -26,8 +26,10 @@ public final class LayerTimings {
             }
         }
 
-        /// Whether the kind is a matrix product rather than element-wise or data-movement work.
-        public var isMatrixProduct: Bool { self == .convForward || self == .convBackward || self == .linear }
+        /// Whether the kind is element-wise work: BatchNorm, ReLU and residual adds, pooling.
+        public var isElementWise: Bool {
+            self == .batchNormForward || self == .batchNormBackward || self == .activation || self == .pooling
+        }
     }
 
     /// The timings being recorded, or nil (the default) for none.

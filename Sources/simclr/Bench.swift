@@ -113,8 +113,9 @@ struct BenchStep: ParsableCommand {
                 for row in rows {
                     emit([("kind", row.kind.label), ("seconds", row.seconds), ("share", row.share)], json: json)
                 }
-                let elementWise = rows.filter { !$0.kind.isMatrixProduct && $0.kind != .optimizer && $0.kind != .other }
-                emit([("kind", "element-wise and data movement"), ("seconds", elementWise.map(\.seconds).reduce(0, +)),
+                let elementWise = rows.filter { $0.kind.isElementWise }
+                emit([("kind", "element-wise (BN, ReLU, residual, pooling)"),
+                      ("seconds", elementWise.map(\.seconds).reduce(0, +)),
                       ("share", elementWise.map(\.share).reduce(0, +))], json: json)
                 return
             }
