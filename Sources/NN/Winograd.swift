@@ -36,32 +36,25 @@ final class WinogradConvolution {
         outChannels = cout
         let u = weights.get([16, cout, cin]).data
         let positionStride = cout * cin
-        parallelFor(cout, grain: Swift.max(1, 4096 / (9 * cin))) { range in
-            withUnsafeTemporaryAllocation(of: Vector16.self, capacity: 16) { t in
-                for co in range {
-                    for c0 in Swift.stride(from: 0, to: cin, by: 16) {
-                        let lanes = Swift.min(16, cin - c0)
-                        // t[4·ky + j] = (g Gᵀ)[ky, j]: each kernel row through Gᵀ.
-                        for ky in 0..<3 {
-                            let row = w + (co * 3 + ky) * 3 * cin + c0
-                            let g0 = row.load(lanes: lanes), g1 = (row + cin).load(lanes: lanes)
-                            let g2 = (row + 2 * cin).load(lanes: lanes)
-                            t[4 * ky] = g0
-                            t[4 * ky + 1] = 0.5 * (g0 + g1 + g2)
-                            t[4 * ky + 2] = 0.5 * (g0 - g1 + g2)
-                            t[4 * ky + 3] = g2
-                        }
-                        // Then each column through G.
-                        let out = u + co * cin + c0
-                        for j in 0..<4 {
-                            let a = t[j], b = t[4 + j], c = t[8 + j]
-                            (out + j * positionStride).store(a, lanes: lanes)
-                            (out + (4 + j) * positionStride).store(0.5 * (a + b + c), lanes: lanes)
-                            (out + (8 + j) * positionStride).store(0.5 * (a - b + c), lanes: lanes)
-                            (out + (12 + j) * positionStride).store(c, lanes: lanes)
-                        }
-                    }
-                }
+        forEachKernelBlock(outChannels: cout, inChannels: cin, scratch: 16) { t, co, c0, lanes in
+            // t[4·ky + j] = (g Gᵀ)[ky, j]: each kernel row through Gᵀ.
+            for ky in 0..<3 {
+                let row = w + (co * 3 + ky) * 3 * cin + c0
+                let g0 = row.load(lanes: lanes), g1 = (row + cin).load(lanes: lanes)
+                let g2 = (row + 2 * cin).load(lanes: lanes)
+                t[4 * ky] = g0
+                t[4 * ky + 1] = 0.5 * (g0 + g1 + g2)
+                t[4 * ky + 2] = 0.5 * (g0 - g1 + g2)
+                t[4 * ky + 3] = g2
+            }
+            // Then each column through G.
+            let out = u + co * cin + c0
+            for j in 0..<4 {
+                let a = t[j], b = t[4 + j], c = t[8 + j]
+                (out + j * positionStride).store(a, lanes: lanes)
+                (out + (4 + j) * positionStride).store(0.5 * (a + b + c), lanes: lanes)
+                (out + (8 + j) * positionStride).store(0.5 * (a - b + c), lanes: lanes)
+                (out + (12 + j) * positionStride).store(c, lanes: lanes)
             }
         }
     }
@@ -167,6 +160,38 @@ final class WinogradConvolution {
 /// Where the tiles of one image lie.
 private struct TileGeometry {
     let h, w, tilesW, tilesPerImage: Int
+
+    /// Tile `t`'s 2x2 output pixels: the index of its top-left pixel in the batch (times the
+    /// channels, its offset), and whether its second row and column fall inside the image.
+    @inline(__always)
+    func outputPixels(_ t: Int) -> (pixel: Int, hasRow1: Bool, hasColumn1: Bool) {
+        let image = t / tilesPerImage, tile = t % tilesPerImage
+        let y0 = 2 * (tile / tilesW), x0 = 2 * (tile % tilesW)
+        return ((image * h + y0) * w + x0, y0 + 1 < h, x0 + 1 < w)
+    }
+}
+
+/// Column `j` of a 4x4 grid of positions stored `positionStride` floats apart (positions j, 4 + j,
+/// 8 + j, 12 + j), `lanes` channels from `source`.
+@inline(__always)
+private func loadColumn(_ source: UnsafePointer<Float>, _ j: Int, positionStride: Int,
+                        lanes: Int) -> (Vector16, Vector16, Vector16, Vector16) {
+    ((source + j * positionStride).load(lanes: lanes), (source + (4 + j) * positionStride).load(lanes: lanes),
+     (source + (8 + j) * positionStride).load(lanes: lanes), (source + (12 + j) * positionStride).load(lanes: lanes))
+}
+
+/// `body(scratch, co, c0, lanes)` for every output channel `co` and block of up to 16 input
+/// channels from `c0`, in parallel over output channels, each thread with `scratch` vectors of its own.
+@inline(__always)
+private func forEachKernelBlock(outChannels cout: Int, inChannels cin: Int, scratch: Int,
+                                _ body: (UnsafeMutablePointer<Vector16>, Int, Int, Int) -> Void) {
+    parallelFor(cout, grain: Swift.max(1, 4096 / (16 * cin))) { range in
+        withUnsafeTemporaryAllocation(of: Vector16.self, capacity: scratch) { vectors in
+            for co in range {
+                for c0 in Swift.stride(from: 0, to: cin, by: 16) { body(vectors.baseAddress!, co, c0, Swift.min(16, cin - c0)) }
+            }
+        }
+    }
 }
 
 /// Row/column 0 of the 4x4 transforms swapped with row/column 3 (the effect of rotating the kernel).
@@ -219,10 +244,8 @@ private func transformOutputGradient(_ dy: UnsafePointer<Float>, _ g: TileGeomet
     let positionStride = tileCount * c
     parallelFor(tileCount, grain: Swift.max(1, 4096 / (16 * c))) { range in
         for t in range {
-            let image = t / g.tilesPerImage, tile = t % g.tilesPerImage
-            let y0 = 2 * (tile / g.tilesW), x0 = 2 * (tile % g.tilesW)
-            let hasRow1 = y0 + 1 < g.h, hasColumn1 = x0 + 1 < g.w
-            let source = dy + ((image * g.h + y0) * g.w + x0) * c
+            let (pixel, hasRow1, hasColumn1) = g.outputPixels(t)
+            let source = dy + pixel * c
             for c0 in Swift.stride(from: 0, to: c, by: 16) {
                 let lanes = Swift.min(16, c - c0)
                 let a = (source + c0).load(lanes: lanes)
@@ -252,33 +275,23 @@ private func transformOutputGradient(_ dy: UnsafePointer<Float>, _ g: TileGeomet
 private func addWeightGradient(_ du: UnsafePointer<Float>, outChannels cout: Int, inChannels cin: Int,
                                into dW: UnsafeMutablePointer<Float>) {
     let positionStride = cout * cin
-    parallelFor(cout, grain: Swift.max(1, 4096 / (16 * cin))) { range in
-        withUnsafeTemporaryAllocation(of: Vector16.self, capacity: 12) { r in
-            for co in range {
-                for c0 in Swift.stride(from: 0, to: cin, by: 16) {
-                    let lanes = Swift.min(16, cin - c0)
-                    let source = du + co * cin + c0
-                    // Gᵀ M: rows (m0 + (m1 + m2)/2, (m1 - m2)/2, (m1 + m2)/2 + m3), column by column.
-                    for j in 0..<4 {
-                        let m0 = (source + j * positionStride).load(lanes: lanes)
-                        let m1 = (source + (4 + j) * positionStride).load(lanes: lanes)
-                        let m2 = (source + (8 + j) * positionStride).load(lanes: lanes)
-                        let m3 = (source + (12 + j) * positionStride).load(lanes: lanes)
-                        r[j] = m0 + 0.5 * (m1 + m2)
-                        r[4 + j] = 0.5 * (m1 - m2)
-                        r[8 + j] = 0.5 * (m1 + m2) + m3
-                    }
-                    // (Gᵀ M) G: the same combination of the columns, row by row, added into dW.
-                    for ky in 0..<3 {
-                        let r0 = r[4 * ky], r1 = r[4 * ky + 1], r2 = r[4 * ky + 2], r3 = r[4 * ky + 3]
-                        let target = dW + (co * 3 + ky) * 3 * cin + c0
-                        target.store(target.load(lanes: lanes) + r0 + 0.5 * (r1 + r2), lanes: lanes)
-                        (target + cin).store((target + cin).load(lanes: lanes) + 0.5 * (r1 - r2), lanes: lanes)
-                        (target + 2 * cin).store((target + 2 * cin).load(lanes: lanes) + 0.5 * (r1 + r2) + r3,
-                                                 lanes: lanes)
-                    }
-                }
-            }
+    forEachKernelBlock(outChannels: cout, inChannels: cin, scratch: 12) { r, co, c0, lanes in
+        let source = du + co * cin + c0
+        // Gᵀ M: rows (m0 + (m1 + m2)/2, (m1 - m2)/2, (m1 + m2)/2 + m3), column by column.
+        for j in 0..<4 {
+            let (m0, m1, m2, m3) = loadColumn(source, j, positionStride: positionStride, lanes: lanes)
+            r[j] = m0 + 0.5 * (m1 + m2)
+            r[4 + j] = 0.5 * (m1 - m2)
+            r[8 + j] = 0.5 * (m1 + m2) + m3
+        }
+        // (Gᵀ M) G: the same combination of the columns, row by row, added into dW.
+        for ky in 0..<3 {
+            let r0 = r[4 * ky], r1 = r[4 * ky + 1], r2 = r[4 * ky + 2], r3 = r[4 * ky + 3]
+            let target = dW + (co * 3 + ky) * 3 * cin + c0
+            target.store(target.load(lanes: lanes) + r0 + 0.5 * (r1 + r2), lanes: lanes)
+            (target + cin).store((target + cin).load(lanes: lanes) + 0.5 * (r1 - r2), lanes: lanes)
+            (target + 2 * cin).store((target + 2 * cin).load(lanes: lanes) + 0.5 * (r1 + r2) + r3,
+                                     lanes: lanes)
         }
     }
 }
@@ -291,19 +304,14 @@ private func transformOutput(_ m: UnsafePointer<Float>, _ g: TileGeometry, tileC
     parallelFor(tileCount, grain: Swift.max(1, 4096 / (16 * c))) { range in
         withUnsafeTemporaryAllocation(of: Vector16.self, capacity: 8) { s in
             for t in range {
-                let image = t / g.tilesPerImage, tile = t % g.tilesPerImage
-                let y0 = 2 * (tile / g.tilesW), x0 = 2 * (tile % g.tilesW)
-                let hasRow1 = y0 + 1 < g.h, hasColumn1 = x0 + 1 < g.w
-                let target = y + ((image * g.h + y0) * g.w + x0) * c
+                let (pixel, hasRow1, hasColumn1) = g.outputPixels(t)
+                let target = y + pixel * c
                 for c0 in Swift.stride(from: 0, to: c, by: 16) {
                     let lanes = Swift.min(16, c - c0)
                     let source = m + t * c + c0
                     // s[4·i + j] = (Aᵀ m)[i, j]: rows (m0 + m1 + m2, m1 - m2 - m3), column by column.
                     for j in 0..<4 {
-                        let a = (source + j * positionStride).load(lanes: lanes)
-                        let b = (source + (4 + j) * positionStride).load(lanes: lanes)
-                        let cc = (source + (8 + j) * positionStride).load(lanes: lanes)
-                        let e = (source + (12 + j) * positionStride).load(lanes: lanes)
+                        let (a, b, cc, e) = loadColumn(source, j, positionStride: positionStride, lanes: lanes)
                         s[j] = a + b + cc
                         s[4 + j] = b - cc - e
                     }
