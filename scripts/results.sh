@@ -4,8 +4,8 @@
 # again (the demo pipeline's rule), so the script can be stopped and started.
 #
 #   scripts/results.sh hour         SimCLR for about an hour on 2 cores (RESULTS_EPOCHS epochs, on
-#                                   2 ranks of 1 thread, the faster way to use this machine's cores),
-#                                   then the demo's stages with 1% and 10% of the labels
+#                                   2 ranks of 1 thread unless LAUNCH_OPTIONS says otherwise), then
+#                                   the demo's stages with 1% and 10% of the labels
 #   scripts/results.sh demo         the demo with its defaults, then its pretraining again on 2
 #                                   ranks (mpirun, one machine), judged by the same probe and k-NN
 #
