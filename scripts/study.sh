@@ -27,7 +27,7 @@ probes=(
     "adam-1e-3|--width 0.25 --optimizer adam --lr 1e-3 --weight-decay 0 --temperature 0.2 --crop-scale 0.3 --strength 0.5"
     "jitter-1.0|--width 0.25 --optimizer lars --lr 1.2 --temperature 0.2 --crop-scale 0.3 --strength 1.0"
     "jitter-1.0-t0.5|--width 0.25 --optimizer lars --lr 1.2 --temperature 0.5 --crop-scale 0.3 --strength 1.0"
-    "width-0.5|--width 0.5 --optimizer lars --lr 1.2 --temperature 0.2 --crop-scale 0.3 --strength 0.5"
+    "width-0.5|--width 0.5 --optimizer lars --lr 1.2 --temperature 0.2 --crop-scale 0.3 --strength 1.0"
 )
 
 wanted=("$@")
