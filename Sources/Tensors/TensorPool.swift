@@ -5,7 +5,8 @@ import Synchronization
 ///
 /// A layer that kept its own input-gradient buffer would hold one activation-sized block per
 /// layer for the whole run; from the pool, a backward pass holds only the few that are alive at
-/// once, and from the second step on it allocates nothing (the sizes repeat).
+/// once, and from the second step on it allocates nothing (the sizes repeat). Blocks of other sizes
+/// left free by earlier work can make a step after the first allocate a little more, once.
 public enum TensorPool {
     private struct State: ~Copyable {
         var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
