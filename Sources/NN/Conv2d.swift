@@ -51,7 +51,7 @@ public final class Conv2d: Layer, WorkspaceOwner {
     private var geometry: ConvGeometry?
     private let empty = Tensor(zeros: [0])
     private let reduction = ChannelReduction()
-    /// Forward and the input gradient of an eligible convolution, within `winogradBudgetBytes`.
+    /// Forward and both gradients of an eligible convolution, within `winogradBudgetBytes`.
     let winograd = WinogradConvolution()
     /// Whether `winograd` holds the transform of the current weights (made by the last forward).
     private var winogradHoldsWeights = false

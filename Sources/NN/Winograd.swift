@@ -87,72 +87,90 @@ final class WinogradConvolution {
     func weightGradient(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, n: Int, h: Int, w: Int,
                         into dW: UnsafeMutablePointer<Float>, budgetBytes: Int, outChannels cout: Int,
                         inChannels cin: Int) {
-        let tilesH = (h + 1) / 2, tilesW = (w + 1) / 2, tilesPerImage = tilesH * tilesW
-        let bytesPerImage = 16 * tilesPerImage * (cin + cout) * MemoryLayout<Float>.size
-        let plan = ChunkPlan(images: n, chunk: Swift.min(n, budgetBytes / bytesPerImage))
-        let tiles = Scratch.buffers(.tiles, floats: 16 * plan.chunk * tilesPerImage * cin, parts: plan.parts)
-        let products = Scratch.buffers(.products, floats: 16 * plan.chunk * tilesPerImage * cout, parts: plan.parts)
+        let pass = TiledPass(n: n, h: h, w: w, cin: cin, cout: cout, budgetBytes: budgetBytes)
         // Each part sums its chunks' dU; the parts' sums are added before the transform back.
-        let sums = Scratch.buffers(.transformedGradient, floats: 16 * cout * cin, parts: plan.parts)
-        for part in 0..<plan.parts { sums[part].initialize(repeating: 0, count: 16 * cout * cin) }
-        let geometry = TileGeometry(h: h, w: w, tilesW: tilesW, tilesPerImage: tilesPerImage)
-        plan.forEach { part, images in
-            let tileCount = images.count * tilesPerImage, v = tiles[part], m = products[part], du = sums[part]
+        let sums = Scratch.buffers(.transformedGradient, floats: 16 * cout * cin, parts: pass.plan.parts)
+        for du in sums { du.initialize(repeating: 0, count: 16 * cout * cin) }
+        pass.forEach { part, images, tileCount, v, m in
+            let du = sums[part]
             LayerTimings.enter(.columns, part: part)
-            transformInput(x + images.lowerBound * h * w * cin, geometry, tileCount: tileCount, channels: cin, into: v)
-            transformOutputGradient(dy + images.lowerBound * h * w * cout, geometry, tileCount: tileCount,
+            transformInput(x + images.lowerBound * h * w * cin, pass.geometry, tileCount: tileCount, channels: cin,
+                           into: v)
+            transformOutputGradient(dy + images.lowerBound * h * w * cout, pass.geometry, tileCount: tileCount,
                                     channels: cout, into: m)
             LayerTimings.enter(.convBackward, part: part)
-            let splitPositions = tileCount * cin * cout < 1 << 21
-            parallelFor(16, grain: splitPositions ? 1 : 16) { positions in
-                for p in positions {
-                    gemm(transA: true, m: cout, n: cin, k: tileCount, a: m + p * tileCount * cout,
-                         b: v + p * tileCount * cin, beta: 1, c: du + p * cout * cin)
-                }
+            TiledPass.forEachPosition(tileCount: tileCount, cin: cin, cout: cout) { p in
+                gemm(transA: true, m: cout, n: cin, k: tileCount, a: m + p * tileCount * cout,
+                     b: v + p * tileCount * cin, beta: 1, c: du + p * cout * cin)
             }
         }
         LayerTimings.enter(.convBackward)
-        for part in 1..<plan.parts { axpy(16 * cout * cin, 1, sums[part], sums[0]) }
+        for part in 1..<pass.plan.parts { axpy(16 * cout * cin, 1, sums[part], sums[0]) }
         addWeightGradient(sums[0], outChannels: cout, inChannels: cin, into: dW)
     }
 
     /// x: [N, H, W, cin] -> y: [N, H, W, cout] through `U` (`rotated`: the kernel rotated by 180
-    /// degrees with its channel axes swapped, for the input gradient). `budgetBytes` bounds the
-    /// transformed input plus products (`V` and `M`) of one chunk: as many whole images as fit, at least one.
+    /// degrees with its channel axes swapped, for the input gradient), in chunks within `budgetBytes`
+    /// (`TiledPass`).
     private func convolve(_ x: UnsafePointer<Float>, n: Int, h: Int, w: Int, cin: Int, cout: Int, rotated: Bool,
                           bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>,
                           productKind: LayerTimings.Kind, budgetBytes: Int) {
-        let tilesH = (h + 1) / 2, tilesW = (w + 1) / 2, tilesPerImage = tilesH * tilesW
-        let bytesPerImage = 16 * tilesPerImage * (cin + cout) * MemoryLayout<Float>.size
-        let plan = ChunkPlan(images: n, chunk: Swift.min(n, budgetBytes / bytesPerImage))
-        let tiles = Scratch.buffers(.tiles, floats: 16 * plan.chunk * tilesPerImage * cin, parts: plan.parts)
-        let products = Scratch.buffers(.products, floats: 16 * plan.chunk * tilesPerImage * cout, parts: plan.parts)
+        let pass = TiledPass(n: n, h: h, w: w, cin: cin, cout: cout, budgetBytes: budgetBytes)
         let u = weights.tensor!.data
-        let geometry = TileGeometry(h: h, w: w, tilesW: tilesW, tilesPerImage: tilesPerImage)
-        plan.forEach { part, images in
-            let tileCount = images.count * tilesPerImage, v = tiles[part], m = products[part]
+        pass.forEach { part, images, tileCount, v, m in
             LayerTimings.enter(.columns, part: part)
-            transformInput(x + images.lowerBound * h * w * cin, geometry, tileCount: tileCount, channels: cin, into: v)
+            transformInput(x + images.lowerBound * h * w * cin, pass.geometry, tileCount: tileCount, channels: cin,
+                           into: v)
             LayerTimings.enter(productKind, part: part)
-            // Below gemm's own threshold for splitting a product across threads (Gemm.swift), the
-            // pool splits the 16 positions instead; above it, gemm splits each product. Inside a
-            // part of the plan both run on the part's thread.
-            let splitPositions = tileCount * cin * cout < 1 << 21
-            parallelFor(16, grain: splitPositions ? 1 : 16) { positions in
-                for p in positions {
-                    let vp = v + p * tileCount * cin, mp = m + p * tileCount * cout
-                    if rotated {
-                        // U[P p]: [cin, cout] as stored (forward's [Cout, Cin]) is the rotated kernel's Uᵀ.
-                        let source = 4 * swap03(p / 4) + swap03(p % 4)
-                        gemm(m: tileCount, n: cout, k: cin, a: vp, b: u + source * cin * cout, c: mp)
-                    } else {
-                        gemm(transB: true, m: tileCount, n: cout, k: cin, a: vp, b: u + p * cout * cin, c: mp)
-                    }
+            TiledPass.forEachPosition(tileCount: tileCount, cin: cin, cout: cout) { p in
+                let vp = v + p * tileCount * cin, mp = m + p * tileCount * cout
+                if rotated {
+                    // U[P p]: [cin, cout] as stored (forward's [Cout, Cin]) is the rotated kernel's Uᵀ.
+                    let source = 4 * swap03(p / 4) + swap03(p % 4)
+                    gemm(m: tileCount, n: cout, k: cin, a: vp, b: u + source * cin * cout, c: mp)
+                } else {
+                    gemm(transB: true, m: tileCount, n: cout, k: cin, a: vp, b: u + p * cout * cin, c: mp)
                 }
             }
             LayerTimings.enter(.columns, part: part)
-            transformOutput(m, geometry, tileCount: tileCount, channels: cout, bias: bias,
+            transformOutput(m, pass.geometry, tileCount: tileCount, channels: cout, bias: bias,
                             into: y + images.lowerBound * h * w * cout)
+        }
+    }
+}
+
+/// One Winograd pass over `n` images of `h` x `w` (`cin` channels transformed in, `cout` products
+/// out): chunks of whole images within `budgetBytes` of transformed input plus products
+/// (`V`: [16, tiles, cin], `M`: [16, tiles, cout]), as many as fit and at least one, spread over
+/// the threads by a `ChunkPlan`, each part with its own `V` and `M` from `Scratch`.
+private struct TiledPass {
+    let geometry: TileGeometry
+    let plan: ChunkPlan
+    let tiles, products: [UnsafeMutablePointer<Float>]
+
+    init(n: Int, h: Int, w: Int, cin: Int, cout: Int, budgetBytes: Int) {
+        let tilesW = (w + 1) / 2, tilesPerImage = (h + 1) / 2 * tilesW
+        geometry = TileGeometry(h: h, w: w, tilesW: tilesW, tilesPerImage: tilesPerImage)
+        let bytesPerImage = 16 * tilesPerImage * (cin + cout) * MemoryLayout<Float>.size
+        plan = ChunkPlan(images: n, chunk: Swift.min(n, budgetBytes / bytesPerImage))
+        tiles = Scratch.buffers(.tiles, floats: 16 * plan.chunk * tilesPerImage * cin, parts: plan.parts)
+        products = Scratch.buffers(.products, floats: 16 * plan.chunk * tilesPerImage * cout, parts: plan.parts)
+    }
+
+    /// `body(part, images, tileCount, V, M)` for every chunk, with the part's buffers.
+    func forEach(_ body: (Int, Range<Int>, Int, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
+        plan.forEach { part, images in
+            body(part, images, images.count * geometry.tilesPerImage, tiles[part], products[part])
+        }
+    }
+
+    /// `body(p)` for the 16 positions of a chunk of `tileCount` tiles. Below gemm's own threshold for
+    /// splitting a product across threads (Gemm.swift) the pool splits the positions instead; above
+    /// it, gemm splits each product. Inside a part of the plan both run on the part's thread.
+    static func forEachPosition(tileCount: Int, cin: Int, cout: Int, _ body: (Int) -> Void) {
+        let splitPositions = tileCount * cin * cout < 1 << 21
+        parallelFor(16, grain: splitPositions ? 1 : 16) { positions in
+            for p in positions { body(p) }
         }
     }
 }

@@ -29,10 +29,10 @@ public enum Threads {
         let n = Swift.max(1, n)
         // OpenBLAS itself runs one thread: `gemm` splits products across this pool instead.
         openblas_set_num_threads(1)
-        let wantsPool = n > 1 && waiting == .spin
-        guard n != count || waiting != self.waiting || wantsPool != (pool != nil) else { return }
+        // The pool exists exactly when count > 1 and waiting is .spin, so it follows these two.
+        guard n != count || waiting != self.waiting else { return }
         pool?.stop()
-        pool = wantsPool ? ComputePool(workers: n - 1) : nil
+        pool = n > 1 && waiting == .spin ? ComputePool(workers: n - 1) : nil
         count = n
         self.waiting = waiting
     }
@@ -126,6 +126,11 @@ final class ComputePool: @unchecked Sendable {
     func stop() {
         stopping.store(true, ordering: .sequentiallyConsistent)
         generation.wrappingAdd(1, ordering: .sequentiallyConsistent)
+        wakeSleepers()
+    }
+
+    /// Wakes the workers sleeping in `waitForCall` (after a new generation is published).
+    private func wakeSleepers() {
         pthread_mutex_lock(mutex)
         pthread_cond_broadcast(wake)
         pthread_mutex_unlock(mutex)
@@ -139,11 +144,7 @@ final class ComputePool: @unchecked Sendable {
             nextPart.store(0, ordering: .relaxed)
             finished.store(0, ordering: .relaxed)
             generation.wrappingAdd(1, ordering: .sequentiallyConsistent)
-            if sleeping.load(ordering: .sequentiallyConsistent) > 0 {
-                pthread_mutex_lock(mutex)
-                pthread_cond_broadcast(wake)
-                pthread_mutex_unlock(mutex)
-            }
+            if sleeping.load(ordering: .sequentiallyConsistent) > 0 { wakeSleepers() }
             runParts()
             var polls = 0
             while finished.load(ordering: .acquiring) < workers {

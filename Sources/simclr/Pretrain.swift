@@ -20,7 +20,7 @@ struct Pretrain: ParsableCommand {
     var epochs = 100
     @Option(help: "Stop when the run has made this many steps in all (counting those before a resume).")
     var steps: Int?
-    @Option(help: "NT-Xent temperature; default 0.5 for images of 64 px or less, else 0.1.")
+    @Option(help: "NT-Xent temperature; default 0.2 for images of 64 px or less, else 0.1.")
     var temperature: Float?
     @Option(name: .customLong("proj-hidden"), help: "Hidden width of the projection head; default: the encoder's feature size.")
     var projectionHidden: Int?
