@@ -1,12 +1,14 @@
 import Synchronization
 
 /// Memory for tensors that live briefly but recur every step (the gradients flowing backward
-/// through a network): a released block waits, by size, for the next request of that size.
+/// through a network): a released block waits for the next request of its size class.
 ///
 /// A layer that kept its own input-gradient buffer would hold one activation-sized block per
 /// layer for the whole run; from the pool, a backward pass holds only the few that are alive at
-/// once, and from the second step on it allocates nothing (the sizes repeat). Blocks of other sizes
-/// left free by earlier work can make a step after the first allocate a little more, once.
+/// once. Every request is rounded up to a size class (five significant bits: at most 1/16 more
+/// than asked, nothing for powers of two) and served only by a block of that class. So a request
+/// always finds the same blocks whatever else is waiting: once a sequence of requests and releases
+/// has run, running it again allocates nothing, even with leftovers of earlier work in the pool.
 public enum TensorPool {
     private struct State: ~Copyable {
         var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
@@ -15,16 +17,24 @@ public enum TensorPool {
 
     private static let state = Mutex(State())
 
-    /// A block of at least `floats` floats (contents unspecified) and its size: the smallest free
-    /// one of up to twice that size (so a smaller batch reuses the blocks of a larger one), or a new one.
+    /// The size class of a request of `floats`: `floats` rounded up to keep only its five
+    /// highest significant bits.
+    public static func sizeClass(_ floats: Int) -> Int {
+        let dropped = max(0, Int.bitWidth - floats.leadingZeroBitCount - 5)
+        let unit = 1 << dropped
+        return (floats + unit - 1) / unit * unit
+    }
+
+    /// A block for at least `floats` floats (contents unspecified) and its capacity, the size class
+    /// of `floats`: a waiting block of that class, or a new one.
     static func take(_ floats: Int) -> (block: UnsafeMutablePointer<Float>, capacity: Int) {
-        let reused = state.withLock { state -> (UnsafeMutablePointer<Float>, Int)? in
-            let fits = state.free.filter { $0.key >= floats && $0.key <= 2 * floats && !$0.value.isEmpty }.keys
-            if let capacity = fits.min() { return (state.free[capacity]!.removeLast(), capacity) }
-            state.allocatedFloats += floats
+        let capacity = sizeClass(floats)
+        let reused = state.withLock { state -> UnsafeMutablePointer<Float>? in
+            if let block = state.free[capacity]?.popLast() { return block }
+            state.allocatedFloats += capacity
             return nil
         }
-        return reused ?? (.allocate(capacity: floats), floats)
+        return (reused ?? .allocate(capacity: capacity), capacity)
     }
 
     /// Returns a block from `take` to the pool.
