@@ -10,4 +10,5 @@ static inline MPI_Op cmpi_max(void) { return MPI_MAX; }
 static inline MPI_Op cmpi_min(void) { return MPI_MIN; }
 static inline void *cmpi_in_place(void) { return MPI_IN_PLACE; }
 static inline MPI_Status *cmpi_status_ignore(void) { return MPI_STATUS_IGNORE; }
+static inline MPI_Status *cmpi_statuses_ignore(void) { return MPI_STATUSES_IGNORE; }
 static inline MPI_Errhandler cmpi_errors_return(void) { return MPI_ERRORS_RETURN; }

@@ -130,6 +130,34 @@ final class CommCheck {
         }
     }
 
+    /// A gradient buffer reduced bucket by bucket, as a backward pass does it: offsets reported from
+    /// the end towards the start, a blocking all-reduce (a synchronised BatchNorm's) and progress
+    /// between them, then the wait.
+    func bucketedAllReduce(count: Int, bucket: Int) {
+        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+        defer { buffer.deallocate() }
+        let weight = Float(rank + 1)
+        for i in 0..<count { buffer[i] = weight * Float(i % 1_000) }
+        let reduction = BucketedAllReduce(communicator: comm, buffer: buffer, count: count, bucketFloats: bucket)
+        reduction.begin()
+        var statistic = [Float(rank)], reductions = 0
+        for offset in stride(from: count, through: 0, by: -max(1, count / 13)) {
+            reduction.ready(from: offset)
+            comm.allReduceSum(&statistic, count: 1)
+            reductions += 1
+        }
+        reduction.finish()
+        if corrupt && count > 1 { buffer[count / 3] += 1 }
+        let ranksSum = Float(size * (size + 1) / 2)
+        for i in 0..<count where buffer[i] != ranksSum * Float(i % 1_000) {
+            fail("bucketed allReduceSum count \(count) bucket \(bucket): element \(i) is \(buffer[i]), "
+                 + "expected \(ranksSum * Float(i % 1_000))")
+        }
+        // The first reduction of 1 float gives 0 + 1 + ... + (size - 1); each later one multiplies by size.
+        let expected = Float((0..<size).reduce(0, +)) * pow(Float(size), Float(reductions - 1))
+        if statistic[0] != expected { fail("the all-reduces between buckets gave \(statistic[0]), expected \(expected)") }
+    }
+
     func allReduceDoubles() {
         let mine = [Double(rank), 1, Double(rank * rank) + 0.25, -1e300 * Double(rank % 2)]
         let got = comm.allReduceSum(mine)
@@ -168,6 +196,7 @@ final class CommCheck {
         for count in counts {
             broadcast(count: count)
             allReduceSum(count: count)
+            for bucket in [1, 300, 1 << 20] { bucketedAllReduce(count: count, bucket: bucket) }
             allGather(count: count, inPlace: false)
             allGather(count: count, inPlace: true)
         }
@@ -228,8 +257,9 @@ if options.hangRank != nil || options.freezeRank != nil || options.watchdogSecon
     }
 }
 
-// About a ResNet-18 gradient, with an odd length.
+// About a ResNet-18 gradient, with an odd length; then in 1 MB buckets.
 check.allReduceSum(count: 11_000_003)
+check.bucketedAllReduce(count: 11_000_003, bucket: 1 << 18)
 watchdog?.heartbeat()
 
 // Split every call into pieces of 7 elements, so that the paths for counts above Int32.max run.

@@ -29,6 +29,15 @@ public protocol Communicator: AnyObject {
     func broadcastBytes(_ bytes: inout [UInt8], root: Int)
     /// Replaces `buffer[0..<count]` on every rank by its element-wise sum over all ranks.
     func allReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int)
+    /// Starts replacing `buffer[0..<count]` on every rank by its element-wise sum over all ranks and
+    /// returns without waiting; the buffer must be left alone until `finishReductions` returns.
+    /// Other collectives may run meanwhile (every rank keeps the same order of calls).
+    func startAllReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int)
+    /// Lets the started reductions advance without waiting for them (Open MPI moves a non-blocking
+    /// collective on only inside its own calls).
+    func progressReductions()
+    /// Returns once every started reduction is complete.
+    func finishReductions()
     /// The element-wise sum over all ranks of `values` (same length on every rank), in double
     /// precision: for losses, counters and metrics.
     func allReduceSum(_ values: [Double]) -> [Double]
@@ -44,6 +53,15 @@ public protocol Communicator: AnyObject {
     func abort(code: Int32, message: String) -> Never
     /// Ends communication; call once, after the last collective, on every rank.
     func finalize()
+}
+
+extension Communicator {
+    /// Without non-blocking collectives, a started reduction is done at once.
+    public func startAllReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) {
+        allReduceSum(buffer, count: count)
+    }
+    public func progressReductions() {}
+    public func finishReductions() {}
 }
 
 /// The machine's host name, as `gethostname` reports it ("unknown" if it cannot).

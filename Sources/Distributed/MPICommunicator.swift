@@ -30,6 +30,8 @@ public final class MPICommunicator: Communicator {
     private let stateLock = NSLock()
     private var collective: String?
     private var finalized = false
+    /// The started reductions not yet known to be complete.
+    private var requests: [MPI_Request?] = []
 
     /// How long `abort` lets Open MPI take the job down before this rank exits by itself.
     private static let abortFallbackSeconds: UInt32 = 10
@@ -99,6 +101,35 @@ public final class MPICommunicator: Communicator {
             forEachChunk(of: count, "MPI_Allreduce") { offset, n in
                 MPI_Allreduce(cmpi_in_place(), buffer + offset, n, cmpi_float(), cmpi_sum(), world)
             }
+        }
+    }
+
+    public func startAllReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) {
+        precondition(count >= 0, "startAllReduceSum: negative count \(count)")
+        collectiveCall("startAllReduceSum") {
+            forEachChunk(of: count, "MPI_Iallreduce") { offset, n in
+                var request: MPI_Request?
+                defer { requests.append(request) }
+                return MPI_Iallreduce(cmpi_in_place(), buffer + offset, n, cmpi_float(), cmpi_sum(), world, &request)
+            }
+        }
+    }
+
+    public func progressReductions() {
+        guard !requests.isEmpty else { return }
+        collectiveCall("progressReductions") {
+            var done: Int32 = 0
+            check(MPI_Testall(Int32(requests.count), &requests, &done, cmpi_statuses_ignore()), "MPI_Testall")
+            if done != 0 { requests.removeAll(keepingCapacity: true) }
+        }
+    }
+
+    public func finishReductions() {
+        guard !requests.isEmpty else { return }
+        // Named for the watchdog: a rank in here waits for its peers' share of the reductions.
+        collectiveCall("finishReductions") {
+            check(MPI_Waitall(Int32(requests.count), &requests, cmpi_statuses_ignore()), "MPI_Waitall")
+            requests.removeAll(keepingCapacity: true)
         }
     }
 
@@ -175,6 +206,7 @@ public final class MPICommunicator: Communicator {
         let wasFinalized = finalized
         finalized = true
         stateLock.unlock()
+        precondition(requests.isEmpty, "MPICommunicator.finalize with reductions started and not finished")
         if !wasFinalized { check(MPI_Finalize(), "MPI_Finalize") }
     }
 

@@ -98,6 +98,7 @@ struct BenchStep: ParsableCommand {
     @Option(help: "Untimed warm-up steps.") var warmup = 2
     @Flag(help: "Instead of images per second, the SimCLR step's time per kind of work (conv, BN, im2col, ...).")
     var profile = false
+    @OptionGroup var allReduce: AllReduceOptions
 
     func run() throws {
         let json = options.json
@@ -108,7 +109,8 @@ struct BenchStep: ParsableCommand {
             let batchSize = network.batchSize
             if profile {
                 let rows = try LayerProfile.run(model: model, batch: batchSize, warmup: warmup,
-                                                iterations: iterations, communicator: comm)
+                                                iterations: iterations, bucketFloats: allReduce.bucketFloats,
+                                                communicator: comm)
                 guard comm.rank == 0 else { return }
                 for row in rows {
                     emit([("kind", row.kind.label), ("seconds", row.seconds), ("share", row.share)], json: json)
@@ -120,7 +122,8 @@ struct BenchStep: ParsableCommand {
                 return
             }
             let results = try StepBenchmark.run(model: model, batch: batchSize, simclr: simclr, warmup: warmup,
-                                                iterations: iterations, communicator: comm)
+                                                iterations: iterations, bucketFloats: allReduce.bucketFloats,
+                                                communicator: comm)
             guard comm.rank == 0 else { return }
             for r in results {
                 emit([("mode", r.mode), ("images_per_second", r.imagesPerSecond), ("ranks", r.ranks),

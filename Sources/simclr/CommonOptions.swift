@@ -74,12 +74,28 @@ struct RuntimeOptions: ParsableArguments {
     @Option(help: "Data-loading threads of each rank.")
     var workers = 1
 
+    @OptionGroup var allReduce: AllReduceOptions
+
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         guard workers >= 0 else { throw ValidationError("--workers must not be negative") }
     }
 
     var resolvedThreads: Int { computeThreads(threads) }
+}
+
+/// How the gradient all-reduce of a training step overlaps its backward pass.
+struct AllReduceOptions: ParsableArguments {
+    @Option(name: .customLong("allreduce-bucket-mb"),
+            help: "Gradient megabytes per all-reduce started during the backward pass (0: one all-reduce after it).")
+    var bucketMB = Double(BucketedAllReduce.defaultBucketFloats * 4) / 1_000_000
+
+    func validate() throws {
+        guard bucketMB >= 0 else { throw ValidationError("--allreduce-bucket-mb must not be negative") }
+    }
+
+    /// Gradient floats per overlapped all-reduce; nil for one after the backward pass.
+    var bucketFloats: Int? { bucketMB > 0 ? max(1, Int(bucketMB * 1_000_000 / 4)) : nil }
 }
 
 /// `--threads`, or this machine's cores shared among the ranks mpirun started on it.

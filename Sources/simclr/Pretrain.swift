@@ -107,7 +107,8 @@ struct Pretrain: ParsableCommand {
                 knnEvery: knnEvery, knnData: knnData, out: out)
             let stop = StopSignal()
             let trainer = Pretrainer(config: config, communicator: comm, resume: resume,
-                                     threads: runtime.resolvedThreads, workers: runtime.workers)
+                                     threads: runtime.resolvedThreads, workers: runtime.workers,
+                                     bucketFloats: runtime.allReduce.bucketFloats)
             let summary = try trainer.run(stop: stop)
             if comm.rank == 0, summary.skippedImages > 0 {
                 writeError("simclr: \(summary.skippedImages) unreadable image(s) skipped\n")

@@ -156,6 +156,34 @@ final class ModelTests: XCTestCase {
         XCTAssertEqual(grads[0], grads[1], "skipping the input gradient changed a parameter gradient")
     }
 
+    /// What an overlapped all-reduce relies on: when backward reports an offset, every gradient from
+    /// there to the end of the store is final, and none before it has been touched yet.
+    func testBackwardReportsEachPointFromWhichTheGradientsAreFinal() {
+        for depth in [ResNetConfig.Depth.resnet18, .resnet50] {
+            let store = ParameterStore()
+            let model = ResNet(ResNetConfig(depth: depth, stem: .cifar, widthMultiplier: 0.0625), store: store)
+            store.finalize(seed: 1)
+            let x = randomTensor([2, 16, 16, 3], seed: 2)
+            let dy = randomTensor([2, model.featureDimension], seed: 3)
+            var reports: [(offset: Int, final: [Float], untouched: Bool)] = []
+            model.gradientsReady = { offset in
+                let grads = UnsafeBufferPointer(start: store.grads, count: store.count)
+                reports.append((offset, Array(grads[offset...]), grads[..<offset].allSatisfy { $0 == 0 }))
+            }
+            store.zeroGrad()
+            _ = model.forward(x, mode: .training)
+            _ = model.backward(dy)
+            let grads = Array(UnsafeBufferPointer(start: store.grads, count: store.count))
+            XCTAssertEqual(reports.count, depth.blockCounts.reduce(0, +) + 1, "one report per block and the stem")
+            XCTAssertEqual(reports.map(\.offset), reports.map(\.offset).sorted(by: >), "offsets run towards the start")
+            XCTAssertEqual(reports.last?.offset, 0)
+            for report in reports {
+                XCTAssertEqual(report.final, Array(grads[report.offset...]), "\(depth) offset \(report.offset) was not final")
+                XCTAssertTrue(report.untouched, "\(depth): gradients before \(report.offset) were already being computed")
+            }
+        }
+    }
+
     func testHeadNamesFollowTorchSequentials() {
         let store = ParameterStore()
         let v1 = ProjectionHead(store, prefix: "projection", inputDimension: 32, hiddenDimension: 16, outputDimension: 8)

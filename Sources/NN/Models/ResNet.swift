@@ -16,6 +16,15 @@ public final class ResNet: Layer, WorkspaceOwner {
     private let pool: MaxPool2d?
     private let blocks: [any ResidualBlock]
     private let average = GlobalAveragePool()
+    /// Store offsets of the first parameter of the stem and of each block.
+    private let stemOffset: Int
+    private let blockOffsets: [Int]
+
+    /// Called by `backward` after each block and after the stem, with the store offset of its first
+    /// parameter: from there to the end of the store, every gradient is final for this pass (given
+    /// that whatever was registered after the encoder was differentiated before it). An overlapped
+    /// all-reduce starts on them while the rest of the pass runs.
+    public var gradientsReady: ((Int) -> Void)?
 
     /// Registers all parameters and buffers in `store` (which the caller finalises).
     public init(_ config: ResNetConfig, store: ParameterStore, prefix: String = "") {
@@ -23,16 +32,19 @@ public final class ResNet: Layer, WorkspaceOwner {
                      "ResNet: bad config \(config)")
         self.config = config
         let imagenet = config.stem == .imagenet
+        stemOffset = store.count
         stem = ConvBN(store, conv: qualified(prefix, "conv1"), bn: qualified(prefix, "bn1"),
                       inChannels: config.inputChannels, outChannels: config.stemWidth,
                       kernelSize: imagenet ? 7 : 3, stride: imagenet ? 2 : 1, relu: true)
         pool = imagenet ? MaxPool2d(kernelSize: 3, stride: 2, padding: 1) : nil
         var blocks: [any ResidualBlock] = []
+        var blockOffsets: [Int] = []
         var channels = config.stemWidth
         for (stage, (planes, count)) in zip(config.stageWidths, config.depth.blockCounts).enumerated() {
             for index in 0..<count {
                 let prefix = qualified(prefix, "layer\(stage + 1).\(index)")
                 let stride = stage > 0 && index == 0 ? 2 : 1
+                blockOffsets.append(store.count)
                 if config.depth.usesBottleneck {
                     blocks.append(Bottleneck(store, prefix: prefix, inChannels: channels, planes: planes,
                                              stride: stride, zeroInitResidual: config.zeroInitResidual))
@@ -44,6 +56,7 @@ public final class ResNet: Layer, WorkspaceOwner {
             }
         }
         self.blocks = blocks
+        self.blockOffsets = blockOffsets
         featureDimension = channels
         batchNorms = [stem.bn] + blocks.flatMap(\.batchNorms)
     }
@@ -76,8 +89,13 @@ public final class ResNet: Layer, WorkspaceOwner {
     /// dFeatures: [N, F] -> dx: [N, H, W, inputChannels] (empty when `needsInputGradient` is false)
     public func backward(_ dFeatures: Tensor) -> Tensor {
         var d = average.backward(dFeatures)
-        for block in blocks.reversed() { d = block.backward(d) }
+        for (block, offset) in zip(blocks, blockOffsets).reversed() {
+            d = block.backward(d)
+            gradientsReady?(offset)
+        }
         if let pool { d = pool.backward(d) }
-        return stem.backward(d)
+        d = stem.backward(d)
+        gradientsReady?(stemOffset)
+        return d
     }
 }

@@ -17,10 +17,12 @@ public enum LayerProfile {
 
     /// One row per kind of work, in `LayerTimings.Kind` order; the rows sum to the step.
     public static func run(model: ModelSpec, batch: Int, projectionHidden: Int = 512, projectionDimension: Int = 128,
-                           warmup: Int = 1, iterations: Int = 3, communicator comm: Communicator) throws -> [Row] {
+                           warmup: Int = 1, iterations: Int = 3,
+                           bucketFloats: Int? = BucketedAllReduce.defaultBucketFloats,
+                           communicator comm: Communicator) throws -> [Row] {
         let (step, optimizer, x) = try StepBenchmark.simclrStep(
             model: model, batch: batch, projectionHidden: projectionHidden, projectionDimension: projectionDimension,
-            communicator: comm)
+            bucketFloats: bucketFloats, communicator: comm)
         func runStep() {
             _ = step.run(x)
             let previous = LayerTimings.enter(.optimizer)

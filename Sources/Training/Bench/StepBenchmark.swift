@@ -22,6 +22,7 @@ public enum StepBenchmark {
     /// `batch` is global; each rank takes its share.
     public static func run(model: ModelSpec, batch: Int, simclr: Bool, projectionHidden: Int = 512,
                            projectionDimension: Int = 128, warmup: Int = 2, iterations: Int = 5,
+                           bucketFloats: Int? = BucketedAllReduce.defaultBucketFloats,
                            communicator comm: Communicator) throws -> [Result] {
         let local = try localBatch(batch, comm)
         let s = model.imageSize, c = model.inputChannels
@@ -44,7 +45,8 @@ public enum StepBenchmark {
 
         if simclr {
             let (step, optimizer, x) = try simclrStep(model: model, batch: batch, projectionHidden: projectionHidden,
-                                                      projectionDimension: projectionDimension, communicator: comm)
+                                                      projectionDimension: projectionDimension,
+                                                      bucketFloats: bucketFloats, communicator: comm)
             time("simclr") {
                 let out = step.run(x)
                 optimizer.step(lr: 0.01)
@@ -94,7 +96,7 @@ public enum StepBenchmark {
     /// The benchmarked SimCLR step (synchronised BatchNorm across ranks, SGD) and this rank's random
     /// two-view input `[2 x local batch, S, S, C]`; shared with `LayerProfile`.
     static func simclrStep(model: ModelSpec, batch: Int, projectionHidden: Int, projectionDimension: Int,
-                           communicator comm: Communicator) throws -> (SimCLRStep, SGD, Tensor) {
+                           bucketFloats: Int?, communicator comm: Communicator) throws -> (SimCLRStep, SGD, Tensor) {
         let local = try localBatch(batch, comm)
         let net = SimCLRNetwork(model: model, projectionHidden: projectionHidden,
                                 projectionDimension: projectionDimension, projectionLayers: 2,
@@ -103,7 +105,8 @@ public enum StepBenchmark {
             for bn in net.batchNorms { bn.reducer = { p, n in comm.allReduceSum(p, count: n) } }
         }
         let optimizer = try SGD(store: net.store, momentum: 0.9, weightDecay: 5e-4)
-        let step = SimCLRStep(net: net, comm: comm, temperature: 0.5, localBatch: local, microBatch: nil)
+        let step = SimCLRStep(net: net, comm: comm, temperature: 0.5, localBatch: local, microBatch: nil,
+                              bucketFloats: bucketFloats)
         let x = randomInput([2 * local, model.imageSize, model.imageSize, model.inputChannels], seed: UInt64(comm.rank))
         return (step, optimizer, x)
     }

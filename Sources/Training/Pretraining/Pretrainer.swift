@@ -33,16 +33,21 @@ public final class Pretrainer {
     let resume: Bool
     let threads: Int
     let workers: Int
+    let bucketFloats: Int?
     let log: (String) -> Void
     let folder: RunFolder
 
+    /// - Parameter bucketFloats: gradient floats per all-reduce started during the backward pass
+    ///   (nil: one all-reduce after it); a setting of the machines, not of the run.
     public init(config: PretrainConfig, communicator: Communicator, resume: Bool, threads: Int, workers: Int,
+                bucketFloats: Int? = BucketedAllReduce.defaultBucketFloats,
                 log: @escaping (String) -> Void = { writeError($0 + "\n") }) {
         self.config = config
         comm = communicator
         self.resume = resume
         self.threads = threads
         self.workers = workers
+        self.bucketFloats = bucketFloats
         self.log = communicator.rank == 0 ? log : { _ in }
         folder = RunFolder(config.out)
     }
@@ -108,7 +113,7 @@ public final class Pretrainer {
                                 rank: rank, worldSize: ranks, seed: config.seed, shuffle: true, dropLast: true,
                                 workers: workers)
         let step = SimCLRStep(net: net, comm: comm, temperature: config.temperature, localBatch: localBatch,
-                              microBatch: config.microBatch)
+                              microBatch: config.microBatch, bucketFloats: bucketFloats)
         let watchdog = Watchdog(communicator: comm, deadline: Watchdog.deadline(stepSeconds: []))
         if ranks > 1 { watchdog.start() }
         defer { watchdog.stop() }

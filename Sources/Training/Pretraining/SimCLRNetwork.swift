@@ -7,11 +7,20 @@ public final class SimCLRNetwork {
     public let store = ParameterStore()
     public let encoder: ResNet
     public let head: ProjectionHead
+    /// Store offset of the head's first parameter (the head follows the encoder in the store).
+    private let headOffset: Int
+
+    /// Called during `backward` with offsets from which every gradient is final (see
+    /// `ResNet.gradientsReady`): after the head, then after each encoder block and the stem.
+    public var gradientsReady: ((Int) -> Void)? {
+        didSet { encoder.gradientsReady = gradientsReady }
+    }
 
     public init(model: ModelSpec, projectionHidden: Int, projectionDimension: Int, projectionLayers: Int,
                 projectionBatchNorm: Bool, seed: UInt64) {
         encoder = ResNet(model.resNetConfig, store: store)
         encoder.needsInputGradient = false
+        headOffset = store.count
         head = ProjectionHead(store, prefix: SimCLRNetwork.headPrefix, inputDimension: encoder.featureDimension,
                               hiddenDimension: projectionHidden, outputDimension: projectionDimension,
                               layers: projectionLayers, batchNorm: projectionBatchNorm)
@@ -29,7 +38,9 @@ public final class SimCLRNetwork {
 
     /// dz: [V, D]; adds into every parameter gradient.
     public func backward(_ dz: Tensor) {
-        _ = encoder.backward(head.backward(dz))
+        let dFeatures = head.backward(dz)
+        gradientsReady?(headOffset)
+        _ = encoder.backward(dFeatures)
     }
 
     /// Whether a tensor name belongs to the encoder (what `encoder.safetensors` holds).

@@ -20,13 +20,21 @@ final class SimCLRStep {
     /// Images per rank, and per gradient-cache chunk.
     let localBatch: Int
     let chunk: Int?
+    /// The gradient all-reduce, started during the (last) backward pass.
+    let reduction: BucketedAllReduce
     private var zLocal = Workspace(), gathered = Workspace(), canonical = Workspace()
     private var dCanonical = Workspace(), dzLocal = Workspace(), chunkInput = Workspace(), dzChunk = Workspace()
     private var savedBuffers: [Float] = []
 
-    init(net: SimCLRNetwork, comm: Communicator, temperature: Float, localBatch: Int, microBatch: Int?) {
+    /// - Parameter bucketFloats: gradient floats per all-reduce started during the backward pass;
+    ///   nil for one all-reduce after it.
+    init(net: SimCLRNetwork, comm: Communicator, temperature: Float, localBatch: Int, microBatch: Int?,
+         bucketFloats: Int?) {
         self.net = net
         self.comm = comm
+        reduction = BucketedAllReduce(communicator: comm, buffer: net.store.grads, count: net.store.count,
+                                      bucketFloats: bucketFloats)
+        net.gradientsReady = { [reduction] offset in reduction.ready(from: offset) }
         loss = try! NTXentLoss(temperature: temperature)
         self.localBatch = localBatch
         chunk = microBatch
@@ -85,13 +93,17 @@ final class SimCLRStep {
                 for v in 0..<2 {
                     (dzc.data + v * m * d).update(from: dz.data + (v * b + c * m) * d, count: m * d)
                 }
+                if c == b / m - 1 { reduction.begin() }
                 net.backward(dzc)
             }
         } else {
+            reduction.begin()
             net.backward(dz)
         }
+        // Only the wait for what is still in flight counts as communication: the started buckets
+        // moved on while the backward pass ran.
         let t1 = Date()
-        if p > 1 { comm.allReduceSum(net.store.grads, count: net.store.count) }
+        reduction.finish()
         communication += Date().timeIntervalSince(t1)
         return Output(loss: out.loss, accuracy: out.accuracy, communicationSeconds: communication)
     }
