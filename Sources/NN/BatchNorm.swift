@@ -72,28 +72,11 @@ public final class BatchNorm: Layer, WorkspaceOwner {
 
     /// x: [..., C] -> y: [..., C]
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
-        precondition(x.rank >= 2 && x.shape.last == channels,
-                     "BatchNorm(\(name)): expected [N, ..., \(channels)], got \(x.shape)")
         let outerKind = LayerTimings.enter(.batchNormForward)
         defer { LayerTimings.enter(outerKind) }
+        prepare(x, mode: mode)
         let c = channels, rows = x.count / c
-        input = x
-        lastMode = mode
-        let mean = self.mean.data, invStd = self.invStd.data
-        switch mode {
-        case .training: batchStatistics(x.data, rows: rows)
-        case .evaluation:
-            for j in 0..<c {
-                mean[j] = runningMean[j]
-                invStd[j] = 1 / (runningVar[j] + eps).squareRoot()
-            }
-        }
         let scale = self.scale.data, shift = self.shift.data
-        for j in 0..<c {
-            let gamma = weight?.value[j] ?? 1, beta = bias?.value[j] ?? 0
-            scale[j] = gamma * invStd[j]
-            shift[j] = beta - mean[j] * scale[j]
-        }
         let y = output.get(x.shape)
         let src = x.data, dst = y.data, relu = fusedReLU
         // With the ReLU, y = v where v = x·scale + shift is positive, else 0; backward recomputes v
@@ -115,6 +98,49 @@ public final class BatchNorm: Layer, WorkspaceOwner {
             }
         }
         return y
+    }
+
+    /// The affine map `y = x·scale + shift` (per channel) that normalises `x`, for a consumer that
+    /// applies it as it reads `x`.
+    public struct Normalization {
+        public let x: Tensor
+        public let scale, shift: UnsafePointer<Float>
+    }
+
+    /// Forward without an output buffer: the statistics of `x` (updating the running ones in
+    /// training, as `forward` does) and the map that normalises it, which the consumer applies as it
+    /// reads `x` (the residual join): one activation-sized buffer and one pass fewer. Backward then
+    /// takes the gradient of the normalised values as usual; it needs only `x`. Not with `fusedReLU`.
+    public func deferredForward(_ x: Tensor, mode: Mode) -> Normalization {
+        precondition(!fusedReLU, "BatchNorm(\(name)): a deferred forward has no ReLU to fuse")
+        let outerKind = LayerTimings.enter(.batchNormForward)
+        defer { LayerTimings.enter(outerKind) }
+        prepare(x, mode: mode)
+        return Normalization(x: x, scale: UnsafePointer(scale.data), shift: UnsafePointer(shift.data))
+    }
+
+    /// Checks `x`, keeps it for backward, and sets the statistics and the map `x·scale + shift`.
+    private func prepare(_ x: Tensor, mode: Mode) {
+        precondition(x.rank >= 2 && x.shape.last == channels,
+                     "BatchNorm(\(name)): expected [N, ..., \(channels)], got \(x.shape)")
+        let c = channels, rows = x.count / c
+        input = x
+        lastMode = mode
+        let mean = self.mean.data, invStd = self.invStd.data
+        switch mode {
+        case .training: batchStatistics(x.data, rows: rows)
+        case .evaluation:
+            for j in 0..<c {
+                mean[j] = runningMean[j]
+                invStd[j] = 1 / (runningVar[j] + eps).squareRoot()
+            }
+        }
+        let scale = self.scale.data, shift = self.shift.data
+        for j in 0..<c {
+            let gamma = weight?.value[j] ?? 1, beta = bias?.value[j] ?? 0
+            scale[j] = gamma * invStd[j]
+            shift[j] = beta - mean[j] * scale[j]
+        }
     }
 
     /// Fills `mean`/`invStd` with the (global, when synchronised) batch statistics of `x: [rows, C]`

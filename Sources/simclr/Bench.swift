@@ -126,12 +126,14 @@ struct BenchStep: ParsableCommand {
                                                 communicator: comm)
             guard comm.rank == 0 else { return }
             for r in results {
-                emit([("mode", r.mode), ("images_per_second", r.imagesPerSecond), ("ranks", r.ranks),
-                      ("threads", Threads.count), ("thread_pool", Threads.waiting.rawValue), ("blas", BLASKernel.coreName), ("arch", model.arch), ("width", model.width),
-                      ("image_size", model.imageSize),
-                      ("batch", batchSize), ("communication_share", r.communicationShare),
-                      ("peak_rss_mb", r.peakResidentMegabytes),
-                      ("step_seconds", r.stepSeconds.map { ($0 * 1000).rounded() / 1000 })], json: json)
+                var fields: [(String, Any)] = [
+                    ("mode", r.mode), ("images_per_second", r.imagesPerSecond), ("ranks", r.ranks),
+                    ("threads", Threads.count), ("thread_pool", Threads.waiting.rawValue), ("blas", BLASKernel.coreName),
+                    ("arch", model.arch), ("width", model.width), ("image_size", model.imageSize), ("batch", batchSize),
+                    ("communication_share", r.communicationShare), ("peak_rss_mb", r.peakResidentMegabytes)]
+                fields += r.heldMegabytes.map { ("\($0.part)_mb", ($0.megabytes * 10).rounded() / 10) }
+                fields.append(("step_seconds", r.stepSeconds.map { ($0 * 1000).rounded() / 1000 }))
+                emit(fields, json: json)
             }
         }
     }

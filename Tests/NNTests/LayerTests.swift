@@ -95,14 +95,41 @@ final class LayerTests: XCTestCase {
         XCTAssertEqual(pool.backward(Tensor(shape: [1, 1, 1, 1], values: [3])).array, [3, 0, 0, 0])
     }
 
+    /// The join applies the branches' normalisations itself: its gradient with respect to the main
+    /// path's un-normalised input is the join's gradient times the main map's scale.
     func testResidualReLUGradient() {
         let join = ResidualReLU()
         let store = ParameterStore()
         store.finalize(seed: 0)
         let b = randomTensor([2, 2, 2, 3], seed: 6)
         let a = randomTensor([2, 2, 2, 3], seed: 7)
-        for i in 0..<a.count where abs(a[i] + b[i]) < 0.05 { a[i] += 0.2 }
-        checkGradients(store: store, input: a, forward: { join.forward($0, b) }, backward: { join.backward($0) },
-                       "residual join")
+        let scaleA: [Float] = [0.5, -1.5, 2], shiftA: [Float] = [0.1, 0, -0.2]
+        let scaleB: [Float] = [1.25, 0.75, -0.5], shiftB: [Float] = [-0.3, 0.2, 0.05]
+        scaleA.withUnsafeBufferPointer { sa in shiftA.withUnsafeBufferPointer { ta in
+            scaleB.withUnsafeBufferPointer { sb in shiftB.withUnsafeBufferPointer { tb in
+                for downsampled in [false, true] {
+                    // Keep every sum away from the ReLU's kink.
+                    for i in 0..<a.count {
+                        let j = i % 3
+                        let shortcut = downsampled ? b[i] * sb[j] + tb[j] : b[i]
+                        if abs(a[i] * sa[j] + ta[j] + shortcut) < 0.1 { a[i] += 0.3 / sa[j] }
+                    }
+                    func forward(_ x: Tensor) -> Tensor {
+                        let main = BatchNorm.Normalization(x: x, scale: sa.baseAddress!, shift: ta.baseAddress!)
+                        if downsampled {
+                            return join.forward(main, BatchNorm.Normalization(x: b, scale: sb.baseAddress!,
+                                                                              shift: tb.baseAddress!))
+                        }
+                        return join.forward(main, identity: b)
+                    }
+                    checkGradients(store: store, input: a, forward: forward, backward: { dy in
+                        let d = join.backward(dy)
+                        let dx = Tensor(zeros: d.shape)
+                        for i in 0..<d.count { dx[i] = d[i] * sa[i % 3] }
+                        return dx
+                    }, "residual join\(downsampled ? " with a downsampling map" : "")")
+                }
+            } }
+        } }
     }
 }

@@ -21,7 +21,7 @@ final class BasicBlock: ResidualBlock {
 
     /// x: [N, H, W, Cin] -> [N, H/stride, W/stride, planes]
     func forward(_ x: Tensor, mode: Mode) -> Tensor {
-        shortcut.forward(main: second.forward(first.forward(x, mode: mode), mode: mode), x: x, mode: mode)
+        shortcut.forward(main: second.deferredForward(first.forward(x, mode: mode), mode: mode), x: x, mode: mode)
     }
 
     func backward(_ dy: Tensor) -> Tensor {

@@ -28,7 +28,7 @@ final class Bottleneck: ResidualBlock {
 
     /// x: [N, H, W, Cin] -> [N, H/stride, W/stride, 4·planes]
     func forward(_ x: Tensor, mode: Mode) -> Tensor {
-        let main = expand.forward(spatial.forward(reduce.forward(x, mode: mode), mode: mode), mode: mode)
+        let main = expand.deferredForward(spatial.forward(reduce.forward(x, mode: mode), mode: mode), mode: mode)
         return shortcut.forward(main: main, x: x, mode: mode)
     }
 

@@ -18,5 +18,11 @@ final class ConvBN: WorkspaceOwner {
     /// x: [N, H, W, Cin] -> [N, OH, OW, Cout]
     func forward(_ x: Tensor, mode: Mode) -> Tensor { bn.forward(conv.forward(x, mode: mode), mode: mode) }
 
+    /// The convolution, and the map that normalises its output for a consumer that applies it as
+    /// it reads (`BatchNorm.deferredForward`); `backward` as usual.
+    func deferredForward(_ x: Tensor, mode: Mode) -> BatchNorm.Normalization {
+        bn.deferredForward(conv.forward(x, mode: mode), mode: mode)
+    }
+
     func backward(_ dy: Tensor) -> Tensor { conv.backward(bn.backward(dy)) }
 }

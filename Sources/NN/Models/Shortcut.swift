@@ -15,9 +15,10 @@ final class Shortcut: WorkspaceOwner {
 
     var workspaceTensors: [Tensor] { (downsample?.workspaceTensors ?? []) + join.workspaceTensors }
 
-    /// main: the main path's output, x: the block's input -> max(0, main + shortcut(x))
-    func forward(main: Tensor, x: Tensor, mode: Mode) -> Tensor {
-        join.forward(main, downsample?.forward(x, mode: mode) ?? x)
+    /// main: the main path's last normalisation, x: the block's input -> max(0, main + shortcut(x))
+    func forward(main: BatchNorm.Normalization, x: Tensor, mode: Mode) -> Tensor {
+        if let downsample { return join.forward(main, downsample.deferredForward(x, mode: mode)) }
+        return join.forward(main, identity: x)
     }
 
     /// The gradient entering the main path (from dy of the block's output).

@@ -15,6 +15,10 @@ public enum StepBenchmark {
         public var communicationShare: Double
         public var peakResidentMegabytes: Double
         public var ranks: Int
+        /// Where the step's memory is held after its last repetition, in MB: the layers' activation
+        /// and gradient workspaces, the per-thread scratch buffers, the pool of backward gradients,
+        /// and parameters with their gradients.
+        public var heldMegabytes: [(part: String, megabytes: Double)] = []
     }
 
     /// Evaluation-mode forward, supervised step (cross-entropy, backward, SGD) and, with `simclr`, the
@@ -27,7 +31,7 @@ public enum StepBenchmark {
         let local = try localBatch(batch, comm)
         let s = model.imageSize, c = model.inputChannels
         var results: [Result] = []
-        func time(_ mode: String, _ body: () -> Double) {
+        func time(_ mode: String, workspaceBytes: () -> Int, parameters: Int, _ body: () -> Double) {
             for _ in 0..<warmup { _ = body() }
             var times: [Double] = [], comms: [Double] = []
             for _ in 0..<iterations {
@@ -40,14 +44,20 @@ public enum StepBenchmark {
             let median = slowest.sorted()[slowest.count / 2]
             results.append(Result(mode: mode, imagesPerSecond: Double(batch) / median, stepSeconds: slowest,
                                   communicationShare: comms.reduce(0, +) / times.reduce(0, +),
-                                  peakResidentMegabytes: peakResidentMegabytes(), ranks: comm.size))
+                                  peakResidentMegabytes: peakResidentMegabytes(), ranks: comm.size,
+                                  heldMegabytes: [("activations", workspaceBytes()), ("scratch", Scratch.heldBytes),
+                                                  ("gradient_pool", TensorPool.allocatedBytes),
+                                                  ("parameters", 2 * parameters * MemoryLayout<Float>.size)]
+                                    .map { ($0, Double($1) / 1_000_000) }))
         }
 
         if simclr {
             let (step, optimizer, x) = try simclrStep(model: model, batch: batch, projectionHidden: projectionHidden,
                                                       projectionDimension: projectionDimension,
                                                       bucketFloats: bucketFloats, communicator: comm)
-            time("simclr") {
+            let net = step.net
+            time("simclr", workspaceBytes: { net.encoder.workspaceBytes + net.head.workspaceBytes },
+                 parameters: net.store.count) {
                 let out = step.run(x)
                 optimizer.step(lr: 0.01)
                 return out.communicationSeconds
@@ -67,11 +77,12 @@ public enum StepBenchmark {
         let x = randomInput([local, s, s, c], seed: UInt64(comm.rank))
         let labels = (0..<local).map { $0 % classes }
         let dLogits = Tensor(zeros: [local, classes])
-        time("forward") {
+        let workspaceBytes = { encoder.workspaceBytes + fc.workspaceBytes }
+        time("forward", workspaceBytes: workspaceBytes, parameters: store.count) {
             _ = fc.forward(encoder.forward(x, mode: .evaluation), mode: .evaluation)
             return 0
         }
-        time("train") {
+        time("train", workspaceBytes: workspaceBytes, parameters: store.count) {
             store.zeroGrad()
             let logits = fc.forward(encoder.forward(x, mode: .training), mode: .training)
             _ = loss.lossAndGradient(logits: logits, labels: labels, dLogits: dLogits)
