@@ -134,7 +134,7 @@ struct Finetune: ParsableCommand {
                 testFraction: testFraction, labelFraction: labelFraction, augment: augment, seed: runtime.seed, out: out)
             let stop = StopSignal()
             let tuner = FineTuner(config: config, communicator: comm, resume: resume, threads: runtime.resolvedThreads,
-                                  workers: runtime.workers)
+                                  workers: runtime.workers, bucketFloats: runtime.allReduce.bucketFloats)
             let summary = try tuner.run(stop: stop)
             if comm.rank == 0 {
                 print(summary.test.report.text(digits: ClassifierResult.digits), terminator: "")

@@ -11,6 +11,8 @@ import Tensors
 /// ─▶ cross-entropy; dlogits scaled by b/B ─▶ backward head (and f) ─▶ all-reduce (sum) of the gradients
 /// ```
 ///
+/// With a trained encoder the all-reduce starts in buckets during its backward pass (`BucketedAllReduce`).
+///
 /// Every rank holds the same number b of the step's B = P·b images (the loader's sharding
 /// guarantees it, also for the last, partial batch), so `CrossEntropyLoss`'s gradient of the local
 /// mean times 1/P is each rank's part of the global mean's gradient and the summed gradients are
@@ -22,12 +24,21 @@ final class FineTuneStep {
     let trainEncoder: Bool
     private let loss = try! CrossEntropyLoss()
     private var dLogits = Workspace()
+    private let reduction: BucketedAllReduce
 
-    init(classifier: Classifier, comm: Communicator, trainEncoder: Bool) {
+    /// - Parameter bucketFloats: gradient floats per all-reduce started during the encoder's
+    ///   backward pass; nil for one all-reduce after it.
+    init(classifier: Classifier, comm: Communicator, trainEncoder: Bool,
+         bucketFloats: Int? = BucketedAllReduce.defaultBucketFloats) {
         precondition(!trainEncoder || classifier.isJoint, "FineTuneStep: a trained encoder shares the head's store")
         self.classifier = classifier
         self.comm = comm
         self.trainEncoder = trainEncoder
+        let store = trainEncoder ? classifier.encoderStore : classifier.headStore
+        // The head follows the encoder in the store: each encoder block's report covers it too.
+        reduction = BucketedAllReduce(communicator: comm, buffer: store.grads, count: store.count,
+                                      bucketFloats: trainEncoder ? bucketFloats : nil)
+        if trainEncoder { classifier.encoder.gradientsReady = { [reduction] in reduction.ready(from: $0) } }
     }
 
     /// The store whose gradients this step fills (and the optimiser updates).
@@ -47,9 +58,10 @@ final class FineTuneStep {
             let scale = 1 / Float(comm.size), dp = d.data
             for i in 0..<d.count { dp[i] *= scale }
         }
+        reduction.begin()
         let dh = classifier.head.backward(d)
         if trainEncoder { _ = classifier.encoder.backward(dh) }
-        if comm.size > 1 { comm.allReduceSum(store.grads, count: store.count) }
+        reduction.finish()
         return (Double(mean) * Double(b), hits)
     }
 }

@@ -46,16 +46,20 @@ public final class FineTuner {
     let resume: Bool
     let threads: Int
     let workers: Int
+    let bucketFloats: Int?
     let log: (String) -> Void
     let folder: RunFolder
 
+    /// - Parameter bucketFloats: as `Pretrainer`'s: the overlapped all-reduce's bucket.
     public init(config: FineTuneConfig, communicator: Communicator, resume: Bool, threads: Int, workers: Int,
+                bucketFloats: Int? = BucketedAllReduce.defaultBucketFloats,
                 log: @escaping (String) -> Void = { writeError($0 + "\n") }) {
         self.config = config
         comm = communicator
         self.resume = resume
         self.threads = threads
         self.workers = workers
+        self.bucketFloats = bucketFloats
         self.log = communicator.rank == 0 ? log : { _ in }
         folder = RunFolder(config.out)
     }
@@ -171,7 +175,8 @@ public final class FineTuner {
         guard stepsPerEpoch > 0 else {
             throw TrainingError.invalidOption("\(splits.train.count) training images do not divide among \(comm.size) ranks")
         }
-        let step = FineTuneStep(classifier: classifier, comm: comm, trainEncoder: trainEncoder)
+        let step = FineTuneStep(classifier: classifier, comm: comm, trainEncoder: trainEncoder,
+                                bucketFloats: bucketFloats)
         let schedule = try WarmupCosine(baseLR: config.lr, warmupSteps: 0, totalSteps: config.epochs * stepsPerEpoch)
         let display = Progress(totalSteps: config.epochs * stepsPerEpoch, enabled: comm.rank == 0)
         let watchdog = Watchdog(communicator: comm, deadline: Watchdog.deadline(stepSeconds: []))
