@@ -243,7 +243,11 @@ public final class BatchNorm: Layer, WorkspaceOwner {
     }
 
     /// dy: [..., C] -> dx: [..., C]
-    public func backward(_ dy: Tensor) -> Tensor {
+    public func backward(_ dy: Tensor) -> Tensor { backward(dy, overwriting: false) }
+
+    /// dy: [..., C] -> dx: [..., C]; with `overwriting`, dx is written over dy (for a caller that
+    /// has no further use for dy: one activation-sized block fewer alive during backward).
+    public func backward(_ dy: Tensor, overwriting: Bool) -> Tensor {
         guard let x = input else { preconditionFailure("BatchNorm(\(name)): backward before forward") }
         precondition(dy.shape == x.shape, "BatchNorm(\(name)): dy \(dy.shape) does not match x \(x.shape)")
         let outerKind = LayerTimings.enter(.batchNormBackward)
@@ -310,7 +314,9 @@ public final class BatchNorm: Layer, WorkspaceOwner {
             coefX.update(repeating: 0, count: c)
             coefConst.update(repeating: 0, count: c)
         }
-        let dx = Tensor(pooled: x.shape)
+        // Element i of dx depends on element i of dy alone (and per-channel sums, done above), so
+        // it may replace it.
+        let dx = overwriting ? dy : Tensor(pooled: x.shape)
         let dxp = dx.data
         parallelFor(rows, grain: Swift.max(1, 16_384 / c)) { range in
             for r in range {

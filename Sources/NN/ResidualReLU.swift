@@ -51,13 +51,14 @@ final class ResidualReLU: WorkspaceOwner {
         return y
     }
 
-    /// dy: [N, H, W, C] -> the gradient of a + b (of both branches' normalised values): [N, H, W, C]
-    func backward(_ dy: Tensor) -> Tensor {
+    /// dy: [N, H, W, C] -> the gradient of a + b (of both branches' normalised values): [N, H, W, C];
+    /// with `overwriting`, written over dy.
+    func backward(_ dy: Tensor, overwriting: Bool = false) -> Tensor {
         guard let y = output.tensor else { preconditionFailure("ResidualReLU: backward before forward") }
         precondition(dy.shape == y.shape, "ResidualReLU: dy \(dy.shape) does not match y \(y.shape)")
         let outerKind = LayerTimings.enter(.activation)
         defer { LayerTimings.enter(outerKind) }
-        let d = Tensor(pooled: dy.shape)
+        let d = overwriting ? dy : Tensor(pooled: dy.shape)
         let yp = y.data, dyp = dy.data, dp = d.data
         parallelFor(dy.count, grain: 16_384) { range in
             var i = range.lowerBound

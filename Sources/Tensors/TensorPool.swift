@@ -13,6 +13,7 @@ public enum TensorPool {
     private struct State: ~Copyable {
         var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
         var allocatedFloats = 0
+        var inUseFloats = 0, peakInUseFloats = 0
     }
 
     private static let state = Mutex(State())
@@ -30,6 +31,8 @@ public enum TensorPool {
     static func take(_ floats: Int) -> (block: UnsafeMutablePointer<Float>, capacity: Int) {
         let capacity = sizeClass(floats)
         let reused = state.withLock { state -> UnsafeMutablePointer<Float>? in
+            state.inUseFloats += capacity
+            state.peakInUseFloats = max(state.peakInUseFloats, state.inUseFloats)
             if let block = state.free[capacity]?.popLast() { return block }
             state.allocatedFloats += capacity
             return nil
@@ -39,7 +42,21 @@ public enum TensorPool {
 
     /// Returns a block from `take` to the pool.
     static func give(_ block: UnsafeMutablePointer<Float>, capacity: Int) {
-        state.withLock { $0.free[capacity, default: []].append(block) }
+        state.withLock { state in
+            state.inUseFloats -= capacity
+            state.free[capacity, default: []].append(block)
+        }
+    }
+
+    /// The most bytes in use at once (taken and not yet returned) since the last `resetPeak`: how
+    /// many gradients a backward pass holds alive together.
+    public static var peakInUseBytes: Int {
+        state.withLock { $0.peakInUseFloats } * MemoryLayout<Float>.size
+    }
+
+    /// Starts the next `peakInUseBytes` from what is in use now.
+    public static func resetPeak() {
+        state.withLock { $0.peakInUseFloats = $0.inUseFloats }
     }
 
     /// Bytes the pool has allocated (in use or waiting): after the first step, a training loop's

@@ -144,6 +144,11 @@ final class BatchNormTests: XCTestCase {
         assertClose(dx.array, expectedDx, rtol: 1e-3, atol: 1e-4)
         assertClose(grads(bn.weight!), expectedDGamma, rtol: 1e-4, atol: 1e-4)
         assertClose(grads(bn.bias!), expectedDBeta, rtol: 1e-4, atol: 1e-4)
+        // Written over dy, the same gradient, in dy's storage.
+        let overwritten = dy.clone()
+        let inPlace = bn.backward(overwritten, overwriting: true)
+        XCTAssertEqual(inPlace.data, overwritten.data)
+        XCTAssertEqual(inPlace.array, dx.array)
     }
 
     func testEvaluationModeUsesRunningStatisticsAndUpdatesNothing() {

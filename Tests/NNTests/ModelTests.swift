@@ -184,6 +184,25 @@ final class ModelTests: XCTestCase {
         }
     }
 
+    /// A block's backward writes BatchNorm's and the join's gradients over gradients nobody reads
+    /// again: at most three first-stage-sized gradients are alive at once (five without).
+    func testBackwardHoldsAtMostThreeGradientsOfTheLargestActivation() {
+        for depth in [ResNetConfig.Depth.resnet18, .resnet50] {
+            let store = ParameterStore()
+            let model = ResNet(ResNetConfig(depth: depth, stem: .cifar, widthMultiplier: 0.25), store: store)
+            store.finalize(seed: 1)
+            let x = randomTensor([4, 16, 16, 3], seed: 2)
+            let dy = randomTensor([4, model.featureDimension], seed: 3)
+            _ = model.forward(x, mode: .training)
+            TensorPool.resetPeak()
+            _ = model.backward(dy)
+            // The first stage's widest activation: [4, 16, 16, 16 (ResNet-18) or 64 (ResNet-50)].
+            let largest = 4 * 16 * 16 * 16 * (depth == .resnet50 ? 4 : 1) * MemoryLayout<Float>.size
+            XCTAssertGreaterThan(TensorPool.peakInUseBytes, 2 * largest, "\(depth)")
+            XCTAssertLessThanOrEqual(TensorPool.peakInUseBytes, 3 * largest, "\(depth)")
+        }
+    }
+
     func testHeadNamesFollowTorchSequentials() {
         let store = ParameterStore()
         let v1 = ProjectionHead(store, prefix: "projection", inputDimension: 32, hiddenDimension: 16, outputDimension: 8)

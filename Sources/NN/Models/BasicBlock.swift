@@ -26,7 +26,8 @@ final class BasicBlock: ResidualBlock {
 
     func backward(_ dy: Tensor) -> Tensor {
         let dSum = shortcut.backwardJoin(dy)
-        let dx = first.backward(second.backward(dSum))
+        // dSum serves the shortcut too; the second convolution's input gradient serves only the first.
+        let dx = first.backward(second.backward(dSum), overwriting: true)
         shortcut.addInputGradient(dSum, into: dx)
         return dx
     }

@@ -34,7 +34,8 @@ final class Bottleneck: ResidualBlock {
 
     func backward(_ dy: Tensor) -> Tensor {
         let dSum = shortcut.backwardJoin(dy)
-        let dx = reduce.backward(spatial.backward(expand.backward(dSum)))
+        // dSum serves the shortcut too; each convolution's input gradient serves only the next piece.
+        let dx = reduce.backward(spatial.backward(expand.backward(dSum), overwriting: true), overwriting: true)
         shortcut.addInputGradient(dSum, into: dx)
         return dx
     }

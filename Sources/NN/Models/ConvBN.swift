@@ -24,5 +24,8 @@ final class ConvBN: WorkspaceOwner {
         bn.deferredForward(conv.forward(x, mode: mode), mode: mode)
     }
 
-    func backward(_ dy: Tensor) -> Tensor { conv.backward(bn.backward(dy)) }
+    /// dy -> dx; with `overwriting`, BatchNorm's gradient replaces dy (for a caller done with it).
+    func backward(_ dy: Tensor, overwriting: Bool = false) -> Tensor {
+        conv.backward(bn.backward(dy, overwriting: overwriting))
+    }
 }

@@ -94,7 +94,7 @@ public final class ResNet: Layer, WorkspaceOwner {
             gradientsReady?(offset)
         }
         if let pool { d = pool.backward(d) }
-        d = stem.backward(d)
+        d = stem.backward(d, overwriting: true)
         gradientsReady?(stemOffset)
         return d
     }

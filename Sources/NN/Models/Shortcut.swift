@@ -21,13 +21,14 @@ final class Shortcut: WorkspaceOwner {
         return join.forward(main, identity: x)
     }
 
-    /// The gradient entering the main path (from dy of the block's output).
-    func backwardJoin(_ dy: Tensor) -> Tensor { join.backward(dy) }
+    /// The gradient entering the main path (from dy of the block's output), written over dy.
+    func backwardJoin(_ dy: Tensor) -> Tensor { join.backward(dy, overwriting: true) }
 
     /// Adds the shortcut's input gradient (for `dSum`, the join's gradient) into `dx`, the main
-    /// path's input gradient, which the block owns through its first convolution.
+    /// path's input gradient, which the block owns through its first convolution. The last use of
+    /// `dSum`: the downsampling BatchNorm overwrites it.
     func addInputGradient(_ dSum: Tensor, into dx: Tensor) {
-        let dShort = downsample?.backward(dSum) ?? dSum
+        let dShort = downsample?.backward(dSum, overwriting: true) ?? dSum
         precondition(dShort.shape == dx.shape, "ResidualBlock: shortcut gradient \(dShort.shape) vs \(dx.shape)")
         let outerKind = LayerTimings.enter(.activation)
         defer { LayerTimings.enter(outerKind) }
