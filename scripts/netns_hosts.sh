@@ -9,6 +9,8 @@
 #   scripts/netns_hosts.sh run N CMD...  run CMD on host N (0-based) with that host's network and host name
 #   scripts/netns_hosts.sh agent HOST CMD...   the rsh agent mpirun calls instead of ssh (maps HOST to its namespace)
 #   scripts/netns_hosts.sh cut N | heal N      unplug / replug host N's cable (a lost network, for failure tests)
+#   scripts/netns_hosts.sh limit N RATE        what host N sends goes at most at RATE (tc's units: 1gbit,
+#                                              100mbit), like a lab network; `limit N none` lifts it
 #   scripts/netns_hosts.sh status        show the namespaces and addresses
 #
 # Running any command across the two hosts, e.g. a pretraining run with one rank per host:
@@ -177,6 +179,18 @@ set_link() {
     ip -n "$bridge_ns" link set "port$i" "$2"
 }
 
+# Host N's outgoing traffic through a token bucket of RATE (its incoming traffic is the other
+# hosts' outgoing, so limiting every host limits both directions).
+limit() {
+    local ns
+    ns=$(host_ns "$(host_index "$1")")
+    if [ "$2" = none ]; then
+        ip netns exec "$ns" tc qdisc del dev eth0 root 2>/dev/null || true
+    else
+        ip netns exec "$ns" tc qdisc replace dev eth0 root tbf rate "$2" burst 256kb latency 100ms
+    fi
+}
+
 status() {
     local i
     for ((i = 0; i < count; i++)); do
@@ -196,6 +210,7 @@ agent) shift; agent "$@" ;;
 mpirun) shift; run_mpirun "$@" ;;
 cut) [ $# -eq 2 ] || die "cut N"; set_link "$2" down ;;
 heal) [ $# -eq 2 ] || die "heal N"; set_link "$2" up ;;
+limit) [ $# -eq 3 ] || die "limit N RATE"; limit "$2" "$3" ;;
 status) status ;;
 *) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
