@@ -156,15 +156,22 @@ final class ModelTests: XCTestCase {
         XCTAssertEqual(grads[0], grads[1], "skipping the input gradient changed a parameter gradient")
     }
 
+    /// A CIFAR-stem ResNet of `depth` and `width`, a random batch of 16x16 RGB images for it and a
+    /// random gradient of its features.
+    private func cifarResNet(_ depth: ResNetConfig.Depth, width: Double,
+                             batch: Int) -> (ParameterStore, ResNet, Tensor, Tensor) {
+        let store = ParameterStore()
+        let model = ResNet(ResNetConfig(depth: depth, stem: .cifar, widthMultiplier: width), store: store)
+        store.finalize(seed: 1)
+        return (store, model, randomTensor([batch, 16, 16, 3], seed: 2),
+                randomTensor([batch, model.featureDimension], seed: 3))
+    }
+
     /// What an overlapped all-reduce relies on: when backward reports an offset, every gradient from
     /// there to the end of the store is final, and none before it has been touched yet.
     func testBackwardReportsEachPointFromWhichTheGradientsAreFinal() {
         for depth in [ResNetConfig.Depth.resnet18, .resnet50] {
-            let store = ParameterStore()
-            let model = ResNet(ResNetConfig(depth: depth, stem: .cifar, widthMultiplier: 0.0625), store: store)
-            store.finalize(seed: 1)
-            let x = randomTensor([2, 16, 16, 3], seed: 2)
-            let dy = randomTensor([2, model.featureDimension], seed: 3)
+            let (store, model, x, dy) = cifarResNet(depth, width: 0.0625, batch: 2)
             var reports: [(offset: Int, final: [Float], untouched: Bool)] = []
             model.gradientsReady = { offset in
                 let grads = UnsafeBufferPointer(start: store.grads, count: store.count)
@@ -188,11 +195,7 @@ final class ModelTests: XCTestCase {
     /// again: at most three first-stage-sized gradients are alive at once (five without).
     func testBackwardHoldsAtMostThreeGradientsOfTheLargestActivation() {
         for depth in [ResNetConfig.Depth.resnet18, .resnet50] {
-            let store = ParameterStore()
-            let model = ResNet(ResNetConfig(depth: depth, stem: .cifar, widthMultiplier: 0.25), store: store)
-            store.finalize(seed: 1)
-            let x = randomTensor([4, 16, 16, 3], seed: 2)
-            let dy = randomTensor([4, model.featureDimension], seed: 3)
+            let (_, model, x, dy) = cifarResNet(depth, width: 0.25, batch: 4)
             _ = model.forward(x, mode: .training)
             TensorPool.resetPeak()
             _ = model.backward(dy)
