@@ -27,10 +27,11 @@ trap '"$hosts" down >/dev/null 2>&1 || true' EXIT
 "$hosts" limit 0 "$rate"
 "$hosts" limit 1 "$rate"
 
-# images/s and the share of the step spent communicating (gather, then waiting for the all-reduce).
+# images/s and the share of the step spent communicating (gather, then waiting for the all-reduce),
+# with extra bench step options.
 step() {
     "$hosts" mpirun -np 2 --bind-to none "$simclr" bench step --simclr "${network[@]}" --batch-size 256 \
-        --threads 1 --iterations 3 --warmup 1 --allreduce-bucket-mb "$1" --json 2>/dev/null | python3 -c "
+        --threads 1 --iterations 3 --warmup 1 "$@" --json 2>/dev/null | python3 -c "
 import json, sys
 for line in sys.stdin:
     if line.startswith('{'):
@@ -40,8 +41,8 @@ for line in sys.stdin:
 
 echo "two hosts, 1 rank x 1 thread each, link limited to $rate: ${network[*]}"
 for round in $(seq "$rounds"); do
-    read -r after after_comm < <(step 0)
-    read -r overlapped overlapped_comm < <(step 1.048576)
+    read -r after after_comm < <(step --allreduce-bucket-mb 0)
+    read -r overlapped overlapped_comm < <(step)
     python3 -c "print(f'round $round  after the backward pass {$after:7.2f} img/s ({100 * $after_comm:.1f}% communicating)  '
                       f'overlapped {$overlapped:7.2f} img/s ({100 * $overlapped_comm:.1f}%)  ratio {$overlapped / $after:5.2f}')"
 done

@@ -22,6 +22,8 @@ final class FineTuneStep {
     let classifier: Classifier
     let comm: Communicator
     let trainEncoder: Bool
+    /// The store whose gradients this step fills (and the optimiser updates).
+    let store: ParameterStore
     private let loss = try! CrossEntropyLoss()
     private var dLogits = Workspace()
     private let reduction: BucketedAllReduce
@@ -34,15 +36,12 @@ final class FineTuneStep {
         self.classifier = classifier
         self.comm = comm
         self.trainEncoder = trainEncoder
-        let store = trainEncoder ? classifier.encoderStore : classifier.headStore
+        store = trainEncoder ? classifier.encoderStore : classifier.headStore
         // The head follows the encoder in the store: each encoder block's report covers it too.
         reduction = BucketedAllReduce(communicator: comm, buffer: store.grads, count: store.count,
                                       bucketFloats: trainEncoder ? bucketFloats : nil)
         if trainEncoder { classifier.encoder.gradientsReady = { [reduction] in reduction.ready(from: $0) } }
     }
-
-    /// The store whose gradients this step fills (and the optimiser updates).
-    var store: ParameterStore { trainEncoder ? classifier.encoderStore : classifier.headStore }
 
     /// x: [b, H, W, C] and its b labels. Returns this rank's loss sum (mean loss · b) and correct count.
     func run(_ x: Tensor, labels: [Int]) -> (lossSum: Double, hits: Int) {
