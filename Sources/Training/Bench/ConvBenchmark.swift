@@ -12,12 +12,16 @@ public enum ConvBenchmark {
         }
     }
 
+    /// Rates are medians over the rounds; shares are medians of each round's own ratio, the
+    /// convolution and sgemm having run back to back in that round (the machine's speed drifts).
     public struct Result {
         public var shape: Shape
         public var forwardGFLOPS: Double
         public var backwardGFLOPS: Double
         public var sgemmForwardGFLOPS: Double
         public var sgemmBackwardGFLOPS: Double
+        public var forwardShareOfSgemm: Double
+        public var backwardShareOfSgemm: Double
     }
 
     /// The distinct convolutions of `config` at `imageSize`, in network order.
@@ -69,32 +73,37 @@ public enum ConvBenchmark {
         let rows = Double(y.count / shape.outChannels)
         let patch = shape.kernel * shape.kernel * shape.inChannels
         let flops = 2 * rows * Double(shape.outChannels * patch)
-        let forward = median(iterations) { _ = conv.forward(x, mode: .training) }
-        let backward = median(iterations) { _ = conv.forward(x, mode: .training); _ = conv.backward(dy) } - forward
 
         // sgemm alone on the same shapes: forward y = col·Wᵀ; backward dW += dyᵀ·col and dcol = dy·W.
         let m = Int(rows), n = shape.outChannels, k = patch
         let a = StepBenchmark.randomInput([m, k], seed: 3), w = StepBenchmark.randomInput([n, k], seed: 4)
         let c = Tensor(zeros: [m, n]), dW = Tensor(zeros: [n, k])
-        let gemmForward = median(iterations) {
-            gemm(transB: true, m: m, n: n, k: k, a: a.data, b: w.data, c: c.data)
+        let steps: [() -> Void] = [
+            { _ = conv.forward(x, mode: .training) },
+            { _ = conv.forward(x, mode: .training); _ = conv.backward(dy) },
+            { gemm(transB: true, m: m, n: n, k: k, a: a.data, b: w.data, c: c.data) },
+            {
+                gemm(transA: true, m: n, n: k, k: m, a: c.data, b: a.data, beta: 1, c: dW.data)
+                gemm(m: m, n: k, k: n, a: c.data, b: w.data, c: a.data)
+            },
+        ]
+        // Each round times the four back to back; the first round only warms up.
+        var rounds: [(forward: Double, backward: Double, gemmForward: Double, gemmBackward: Double)] = []
+        for round in 0...iterations {
+            let t = steps.map { step in
+                let t0 = Date()
+                step()
+                return Date().timeIntervalSince(t0)
+            }
+            if round > 0 { rounds.append((t[0], t[1] - t[0], t[2], t[3])) }
         }
-        let gemmBackward = median(iterations) {
-            gemm(transA: true, m: n, n: k, k: m, a: c.data, b: a.data, beta: 1, c: dW.data)
-            gemm(m: m, n: k, k: n, a: c.data, b: w.data, c: a.data)
-        }
-        return Result(shape: shape, forwardGFLOPS: flops / forward / 1e9, backwardGFLOPS: 2 * flops / backward / 1e9,
-                      sgemmForwardGFLOPS: flops / gemmForward / 1e9, sgemmBackwardGFLOPS: 2 * flops / gemmBackward / 1e9)
-    }
-
-    static func median(_ iterations: Int, _ body: () -> Void) -> Double {
-        body()
-        var times: [Double] = []
-        for _ in 0..<iterations {
-            let t0 = Date()
-            body()
-            times.append(Date().timeIntervalSince(t0))
-        }
-        return times.sorted()[times.count / 2]
+        func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+        return Result(shape: shape,
+                      forwardGFLOPS: flops / median(rounds.map(\.forward)) / 1e9,
+                      backwardGFLOPS: 2 * flops / median(rounds.map(\.backward)) / 1e9,
+                      sgemmForwardGFLOPS: flops / median(rounds.map(\.gemmForward)) / 1e9,
+                      sgemmBackwardGFLOPS: 2 * flops / median(rounds.map(\.gemmBackward)) / 1e9,
+                      forwardShareOfSgemm: median(rounds.map { $0.gemmForward / $0.forward }),
+                      backwardShareOfSgemm: median(rounds.map { $0.gemmBackward / $0.backward }))
     }
 }
