@@ -8,14 +8,15 @@ import Dispatch
 /// Off unless `active` is set: then `enter` is one nil check and no clock is read.
 public final class LayerTimings {
     public enum Kind: Int, CaseIterable, Sendable {
-        case convForward, convBackward, columns, batchNormForward, batchNormBackward, activation, pooling,
+        case convForward, convBackward, columns, winogradTransforms, batchNormForward, batchNormBackward, activation, pooling,
              linear, optimizer, other
 
         public var label: String {
             switch self {
             case .convForward: "conv forward (gemm)"
             case .convBackward: "conv backward (gemm)"
-            case .columns: "im2col/col2im, Winograd transforms"
+            case .columns: "im2col/col2im"
+            case .winogradTransforms: "Winograd transforms"
             case .batchNormForward: "BN forward"
             case .batchNormBackward: "BN backward"
             case .activation: "ReLU/residual"

@@ -32,6 +32,8 @@ final class WinogradConvolution {
 
     /// w: [Cout, 3, 3, Cin] -> U: [16, Cout, Cin]. Call once per forward: the weights change every step.
     func transformWeights(_ w: UnsafePointer<Float>, outChannels cout: Int, inChannels cin: Int) {
+        let outerKind = LayerTimings.enter(.winogradTransforms)
+        defer { LayerTimings.enter(outerKind) }
         inChannels = cin
         outChannels = cout
         let u = weights.get([16, cout, cin]).data
@@ -93,7 +95,7 @@ final class WinogradConvolution {
         for du in sums { du.initialize(repeating: 0, count: 16 * cout * cin) }
         pass.forEach { part, images, tileCount, v, m in
             let du = sums[part]
-            LayerTimings.enter(.columns, part: part)
+            LayerTimings.enter(.winogradTransforms, part: part)
             transformInput(x + images.lowerBound * h * w * cin, pass.geometry, tileCount: tileCount, channels: cin,
                            into: v)
             transformOutputGradient(dy + images.lowerBound * h * w * cout, pass.geometry, tileCount: tileCount,
@@ -106,7 +108,9 @@ final class WinogradConvolution {
         }
         LayerTimings.enter(.convBackward)
         for part in 1..<pass.plan.parts { axpy(16 * cout * cin, 1, sums[part], sums[0]) }
+        LayerTimings.enter(.winogradTransforms)
         addWeightGradient(sums[0], outChannels: cout, inChannels: cin, into: dW)
+        LayerTimings.enter(.convBackward)
     }
 
     /// x: [N, H, W, cin] -> y: [N, H, W, cout] through `U` (`rotated`: the kernel rotated by 180
@@ -118,7 +122,7 @@ final class WinogradConvolution {
         let pass = TiledPass(n: n, h: h, w: w, cin: cin, cout: cout, budgetBytes: budgetBytes)
         let u = weights.tensor!.data
         pass.forEach { part, images, tileCount, v, m in
-            LayerTimings.enter(.columns, part: part)
+            LayerTimings.enter(.winogradTransforms, part: part)
             transformInput(x + images.lowerBound * h * w * cin, pass.geometry, tileCount: tileCount, channels: cin,
                            into: v)
             LayerTimings.enter(productKind, part: part)
@@ -132,7 +136,7 @@ final class WinogradConvolution {
                     gemm(transB: true, m: tileCount, n: cout, k: cin, a: vp, b: u + p * cout * cin, c: mp)
                 }
             }
-            LayerTimings.enter(.columns, part: part)
+            LayerTimings.enter(.winogradTransforms, part: part)
             transformOutput(m, pass.geometry, tileCount: tileCount, channels: cout, bias: bias,
                             into: y + images.lowerBound * h * w * cout)
         }
@@ -216,42 +220,66 @@ private func forEachKernelBlock(outChannels cout: Int, inChannels cin: Int, scra
 @inline(__always) private func swap03(_ i: Int) -> Int { i == 0 ? 3 : i == 3 ? 0 : i }
 
 /// x: [images, H, W, C] -> v: [16, tiles, C], v[:, t] = Bᵀ d B for the 4x4 patch d of tile t.
+///
+/// Row by row: each patch row goes through B as it is loaded, and Bᵀ combines the rows in the order
+/// 2, 0, 1, 3 so that at most three transformed rows are alive at once (held in registers, not a
+/// scratch array).
 private func transformInput(_ x: UnsafePointer<Float>, _ g: TileGeometry, tileCount: Int, channels c: Int,
                             into v: UnsafeMutablePointer<Float>) {
     let positionStride = tileCount * c
     parallelFor(tileCount, grain: Swift.max(1, 4096 / (16 * c))) { range in
-        withUnsafeTemporaryAllocation(of: Vector16.self, capacity: 16) { d in
-            for t in range {
-                let image = t / g.tilesPerImage, tile = t % g.tilesPerImage
-                let y0 = 2 * (tile / g.tilesW) - 1, x0 = 2 * (tile % g.tilesW) - 1
-                let source = x + image * g.h * g.w * c
-                for c0 in Swift.stride(from: 0, to: c, by: 16) {
-                    let lanes = Swift.min(16, c - c0)
-                    for i in 0..<4 {
-                        let iy = y0 + i
-                        for j in 0..<4 {
-                            let ix = x0 + j
-                            d[4 * i + j] = iy >= 0 && iy < g.h && ix >= 0 && ix < g.w
-                                ? (source + (iy * g.w + ix) * c + c0).load(lanes: lanes) : Vector16()
-                        }
+        for t in range {
+            let image = t / g.tilesPerImage, tile = t % g.tilesPerImage
+            let y0 = 2 * (tile / g.tilesW) - 1, x0 = 2 * (tile % g.tilesW) - 1
+            let source = x + image * g.h * g.w * c
+            for c0 in Swift.stride(from: 0, to: c, by: 16) {
+                let lanes = Swift.min(16, c - c0)
+                // Patch row i through B: (d0 - d2, d1 + d2, d2 - d1, d1 - d3); outside the image reads zero.
+                @inline(__always) func row(_ i: Int) -> PatchRow {
+                    let iy = y0 + i
+                    guard iy >= 0 && iy < g.h else { return PatchRow() }
+                    let line = source + iy * g.w * c + c0
+                    @inline(__always) func pixel(_ j: Int) -> Vector16 {
+                        let ix = x0 + j
+                        return ix >= 0 && ix < g.w ? (line + ix * c).load(lanes: lanes) : Vector16()
                     }
-                    // Bᵀ d: rows (d0 - d2, d1 + d2, d2 - d1, d1 - d3), column by column.
-                    for j in 0..<4 {
-                        let a = d[j], b = d[4 + j], cc = d[8 + j], e = d[12 + j]
-                        d[j] = a - cc; d[4 + j] = b + cc; d[8 + j] = cc - b; d[12 + j] = b - e
-                    }
-                    // (Bᵀ d) B: the same combination of the columns, row by row.
-                    let out = v + t * c + c0
-                    for i in 0..<4 {
-                        let a = d[4 * i], b = d[4 * i + 1], cc = d[4 * i + 2], e = d[4 * i + 3]
-                        (out + (4 * i) * positionStride).store(a - cc, lanes: lanes)
-                        (out + (4 * i + 1) * positionStride).store(b + cc, lanes: lanes)
-                        (out + (4 * i + 2) * positionStride).store(cc - b, lanes: lanes)
-                        (out + (4 * i + 3) * positionStride).store(b - e, lanes: lanes)
-                    }
+                    let d0 = pixel(0), d1 = pixel(1), d2 = pixel(2), d3 = pixel(3)
+                    return PatchRow(d0 - d2, d1 + d2, d2 - d1, d1 - d3)
                 }
+                let out = v + t * c + c0
+                @inline(__always) func store(_ i: Int, _ r: PatchRow) {
+                    (out + (4 * i) * positionStride).store(r.p0, lanes: lanes)
+                    (out + (4 * i + 1) * positionStride).store(r.p1, lanes: lanes)
+                    (out + (4 * i + 2) * positionStride).store(r.p2, lanes: lanes)
+                    (out + (4 * i + 3) * positionStride).store(r.p3, lanes: lanes)
+                }
+                // Bᵀ over the transformed rows r: (r0 - r2, r1 + r2, r2 - r1, r1 - r3).
+                let r2 = row(2)
+                store(0, row(0) - r2)
+                let r1 = row(1)
+                store(1, r1 + r2)
+                store(2, r2 - r1)
+                store(3, r1 - row(3))
             }
         }
+    }
+}
+
+/// Four vectors of a 4x4 tile row, added and subtracted element by element.
+private struct PatchRow {
+    var p0, p1, p2, p3: Vector16
+
+    @inline(__always) init(_ p0: Vector16 = Vector16(), _ p1: Vector16 = Vector16(), _ p2: Vector16 = Vector16(),
+                           _ p3: Vector16 = Vector16()) {
+        self.p0 = p0; self.p1 = p1; self.p2 = p2; self.p3 = p3
+    }
+
+    @inline(__always) static func + (a: PatchRow, b: PatchRow) -> PatchRow {
+        PatchRow(a.p0 + b.p0, a.p1 + b.p1, a.p2 + b.p2, a.p3 + b.p3)
+    }
+
+    @inline(__always) static func - (a: PatchRow, b: PatchRow) -> PatchRow {
+        PatchRow(a.p0 - b.p0, a.p1 - b.p1, a.p2 - b.p2, a.p3 - b.p3)
     }
 }
 
