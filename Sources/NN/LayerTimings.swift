@@ -8,8 +8,8 @@ import Dispatch
 /// Off unless `active` is set: then `enter` is one nil check and no clock is read.
 public final class LayerTimings {
     public enum Kind: Int, CaseIterable, Sendable {
-        case convForward, convBackward, columns, winogradTransforms, batchNormForward, batchNormBackward, activation, pooling,
-             linear, optimizer, other
+        case convForward, convBackward, columns, winogradTransforms, batchNormForward, batchNormBackward,
+             activation, pooling, linear, optimizer, other
 
         public var label: String {
             switch self {
