@@ -248,10 +248,7 @@ private func transformInput(_ x: UnsafePointer<Float>, _ g: TileGeometry, tileCo
                 }
                 let out = v + t * c + c0
                 @inline(__always) func store(_ i: Int, _ r: PatchRow) {
-                    (out + (4 * i) * positionStride).store(r.p0, lanes: lanes)
-                    (out + (4 * i + 1) * positionStride).store(r.p1, lanes: lanes)
-                    (out + (4 * i + 2) * positionStride).store(r.p2, lanes: lanes)
-                    (out + (4 * i + 3) * positionStride).store(r.p3, lanes: lanes)
+                    r.store(row: i, into: out, positionStride: positionStride, lanes: lanes)
                 }
                 // Bᵀ over the transformed rows r: (r0 - r2, r1 + r2, r2 - r1, r1 - r3).
                 let r2 = row(2)
@@ -265,7 +262,7 @@ private func transformInput(_ x: UnsafePointer<Float>, _ g: TileGeometry, tileCo
     }
 }
 
-/// Four vectors of a 4x4 tile row, added and subtracted element by element.
+/// Four vectors of a row of a tile's 4x4 transform, added and subtracted element by element.
 private struct PatchRow {
     var p0, p1, p2, p3: Vector16
 
@@ -280,6 +277,15 @@ private struct PatchRow {
 
     @inline(__always) static func - (a: PatchRow, b: PatchRow) -> PatchRow {
         PatchRow(a.p0 - b.p0, a.p1 - b.p1, a.p2 - b.p2, a.p3 - b.p3)
+    }
+
+    /// Stores the row as positions 4·i ..< 4·i + 4 of a `[16, tiles, C]` buffer (`out`: this tile's
+    /// channels at position 0).
+    @inline(__always) func store(row i: Int, into out: UnsafeMutablePointer<Float>, positionStride: Int, lanes: Int) {
+        (out + (4 * i) * positionStride).store(p0, lanes: lanes)
+        (out + (4 * i + 1) * positionStride).store(p1, lanes: lanes)
+        (out + (4 * i + 2) * positionStride).store(p2, lanes: lanes)
+        (out + (4 * i + 3) * positionStride).store(p3, lanes: lanes)
     }
 }
 
@@ -303,10 +309,7 @@ private func transformOutputGradient(_ dy: UnsafePointer<Float>, _ g: TileGeomet
                 // then each row (p, q) through Aᵀ: (p, p + q, p - q, -q).
                 let out = m + t * c + c0
                 @inline(__always) func row(_ i: Int, _ p: Vector16, _ q: Vector16) {
-                    (out + (4 * i) * positionStride).store(p, lanes: lanes)
-                    (out + (4 * i + 1) * positionStride).store(p + q, lanes: lanes)
-                    (out + (4 * i + 2) * positionStride).store(p - q, lanes: lanes)
-                    (out + (4 * i + 3) * positionStride).store(-q, lanes: lanes)
+                    PatchRow(p, p + q, p - q, -q).store(row: i, into: out, positionStride: positionStride, lanes: lanes)
                 }
                 row(0, a, b)
                 row(1, a + cc, b + e)

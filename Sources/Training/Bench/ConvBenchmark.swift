@@ -62,7 +62,7 @@ public enum ConvBenchmark {
         return shapes
     }
 
-    public static func run(_ shape: Shape, batch: Int, iterations: Int = 3) -> Result {
+    public static func run(_ shape: Shape, batch: Int, iterations: Int) -> Result {
         let store = ParameterStore()
         let conv = Conv2d(store, name: "conv", inChannels: shape.inChannels, outChannels: shape.outChannels,
                           kernelSize: shape.kernel, stride: shape.stride, padding: shape.padding)
