@@ -11,7 +11,7 @@ import Tensors
 /// each with its own column buffer from `Scratch`.
 ///
 /// A 3x3 stride-1 padding-1 convolution (ResNet's, except the stride-2 ones) runs its forward pass,
-/// its input gradient and its weight gradient by Winograd F(2x2, 3x3) instead
+/// its input gradient and its weight gradient by Winograd F(4x4, 3x3) instead
 /// (`WinogradConvolution`) while `Conv2d.useWinograd` is set and it has at least
 /// `Conv2d.winogradMinimumChannels` channels on both sides.
 public final class Conv2d: Layer, WorkspaceOwner {
@@ -30,11 +30,11 @@ public final class Conv2d: Layer, WorkspaceOwner {
     /// (a network's first layer does not need the gradient of its input image).
     public var needsInputGradient = true
     /// The largest transformed input plus products of one Winograd chunk (`WinogradConvolution`).
-    /// Larger than `columnBudgetBytes`: the 16 products of a chunk have only `Cin` as their inner
+    /// Larger than `columnBudgetBytes`: the 36 products of a chunk have only `Cin` as their inner
     /// dimension (im2col's has `9·Cin`), so they need more rows (tiles) to run at the matrix speed.
     public var winogradBudgetBytes = 8 << 20
     /// Whether 3x3 stride-1 padding-1 convolutions with at least `winogradMinimumChannels` input and
-    /// output channels take the Winograd F(2x2, 3x3) path for the forward pass and both gradients
+    /// output channels take the Winograd F(4x4, 3x3) path for the forward pass and both gradients
     /// (true, the default) or the im2col path like every other convolution (false; for
     /// comparisons, `simclr bench conv --conv3x3 im2col`). Read at every forward and backward.
     nonisolated(unsafe) public static var useWinograd = true
@@ -53,8 +53,6 @@ public final class Conv2d: Layer, WorkspaceOwner {
     private let reduction = ChannelReduction()
     /// Forward and both gradients of an eligible convolution, within `winogradBudgetBytes`.
     let winograd = WinogradConvolution()
-    /// Whether `winograd` holds the transform of the current weights (made by the last forward).
-    private var winogradHoldsWeights = false
 
     /// Registers `name.weight` (Kaiming normal, fan-out, as torchvision's ResNet) and, with `bias`,
     /// `name.bias` (PyTorch's default uniform ±1/sqrt(fan-in)).
@@ -75,7 +73,7 @@ public final class Conv2d: Layer, WorkspaceOwner {
             : nil
     }
 
-    var workspaceTensors: [Tensor] { output.held + winograd.workspaceTensors }
+    var workspaceTensors: [Tensor] { output.held }
 
     /// Whether the input itself is the column matrix.
     private var isPointwise: Bool { kernelHeight == 1 && kernelWidth == 1 && stride == 1 && padding == 0 }
@@ -106,11 +104,9 @@ public final class Conv2d: Layer, WorkspaceOwner {
         let y = output.get([g.n, g.outH, g.outW, outChannels])
         let cout = outChannels, patch = g.patch, rowsPerImage = g.outH * g.outW
         let w = weight.value!
-        winogradHoldsWeights = usesWinograd
-        if winogradHoldsWeights {
-            winograd.transformWeights(w, outChannels: cout, inChannels: inChannels)
-            winograd.forward(x.data, n: g.n, h: g.h, w: g.w, bias: bias?.value, into: y.data,
-                             budgetBytes: winogradBudgetBytes)
+        if usesWinograd {
+            winograd.forward(x.data, n: g.n, h: g.h, w: g.w, weights: w, outChannels: cout, inChannels: inChannels,
+                             bias: bias?.value, into: y.data, budgetBytes: winogradBudgetBytes)
             return y
         }
         // With a bias, the output starts as the bias and the product adds to it.
@@ -166,13 +162,9 @@ public final class Conv2d: Layer, WorkspaceOwner {
             winograd.weightGradient(x.data, dy.data, n: g.n, h: g.h, w: g.w, into: dW, budgetBytes: winogradBudgetBytes,
                                     outChannels: cout, inChannels: inChannels)
             guard needsInputGradient else { return empty }
-            // The switch may have been turned on after the forward being differentiated.
-            if !winogradHoldsWeights {
-                winograd.transformWeights(w, outChannels: cout, inChannels: inChannels)
-                winogradHoldsWeights = true
-            }
             let dx = Tensor(pooled: x.shape)
-            winograd.inputGradient(dy.data, n: g.n, h: g.h, w: g.w, into: dx.data, budgetBytes: winogradBudgetBytes)
+            winograd.inputGradient(dy.data, n: g.n, h: g.h, w: g.w, weights: w, outChannels: cout,
+                                   inChannels: inChannels, into: dx.data, budgetBytes: winogradBudgetBytes)
             return dx
         }
         let plan = ChunkPlan(images: g.n, chunk: imagesPerChunk(g))

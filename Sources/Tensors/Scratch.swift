@@ -1,13 +1,13 @@
-/// Buffers a layer borrows for the length of one call (im2col columns, Winograd tiles and products,
-/// per-thread partial weight gradients, plain or Winograd-transformed), one per compute thread. Layers run one after another, so
-/// one set serves every layer of a network instead of each layer keeping its own; a buffer only
-/// grows, so after the first step nothing is allocated.
+/// Buffers a layer borrows for the length of one call (im2col columns, Winograd tiles, products and
+/// transformed weights, per-thread partial weight gradients, plain or Winograd-transformed), one per
+/// compute thread. Layers run one after another, so one set serves every layer of a network instead
+/// of each layer keeping its own; a buffer only grows, so after the first step nothing is allocated.
 ///
 /// Ask on the thread that calls `Threads.parallel` (never inside a parallel body); the pointers
 /// stay valid until the next request for the same slot.
 public enum Scratch {
     public enum Slot: Int, CaseIterable, Sendable {
-        case columns, tiles, products, partialGradient, transformedGradient
+        case columns, tiles, products, partialGradient, transformedGradient, transformedWeights
     }
 
     nonisolated(unsafe) private static var held = [[Workspace]](repeating: [], count: Slot.allCases.count)

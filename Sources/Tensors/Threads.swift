@@ -198,9 +198,10 @@ final class ComputePool: @unchecked Sendable {
     }
 }
 
-/// Work cut into chunks of whole images, spread over the compute threads.
+/// Work cut into chunks of whole images (of tiles, for the Winograd convolution), spread over the
+/// compute threads.
 ///
-/// A chunk's operations (an im2col and its product, a Winograd transform and its 16 products)
+/// A chunk's operations (an im2col and its product, a Winograd transform and its 36 products)
 /// are small: split across threads one at a time, every one pays the split. With at least two
 /// chunks per thread, each thread instead takes a contiguous run of chunks and works through them
 /// alone, with its own scratch buffers, like a rank of its own.

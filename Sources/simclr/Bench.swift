@@ -147,7 +147,7 @@ struct BenchNetworkOptions: ParsableArguments {
     @Option(help: "Input channels.") var channels = 3
     @Option(help: "Input side.") var imageSize = 32
     @Option(help: "Images per step (over all ranks).") var batchSize = 256
-    @Option(help: "3x3 stride-1 convolutions with 16 or more channels by winograd (F(2x2, 3x3), the default) or im2col.") var conv3x3 = "winograd"
+    @Option(help: "3x3 stride-1 convolutions with 16 or more channels by winograd (F(4x4, 3x3), the default) or im2col.") var conv3x3 = "winograd"
 
     @Option(help: "Fewest input and output channels of a convolution that takes the winograd path.")
     var winogradMinChannels = Conv2d.winogradMinimumChannels
