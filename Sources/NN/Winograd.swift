@@ -55,13 +55,19 @@ final class WinogradConvolution {
     ///     dU[p]: [Cout, Cin] += Ŷ[p]ᵀ · V[p]    (Ŷ = A dY Aᵀ: [tiles, Cout], V: [tiles, Cin])
     ///
     /// then one 6x6 -> 3x3 transform per weight. No im2col, and 4x fewer multiplications.
+    ///
+    /// Each thread sums the dU of its own chunks, added up at the end, unless a dU (36 copies of the
+    /// kernel) is larger than a chunk's buffers: then the chunks run one at a time, each split across
+    /// the threads (by tiles for the transforms, by positions or rows of dU for the products), into
+    /// one dU, and the threads' budgets make one larger chunk, which also means fewer passes over dU.
     func weightGradient(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, n: Int, h: Int, w: Int,
                         into dW: UnsafeMutablePointer<Float>, budgetBytes: Int, outChannels cout: Int,
                         inChannels cin: Int) {
         passes += 1
-        let pass = TiledPass(n: n, h: h, w: w, cin: cin, cout: cout, budgetBytes: budgetBytes)
         let size = positions * cout * cin
-        // Each part sums its chunks' dU; the parts' sums are added before the transform back.
+        let shared = size * MemoryLayout<Float>.size > budgetBytes
+        let pass = TiledPass(n: n, h: h, w: w, cin: cin, cout: cout,
+                             budgetBytes: shared ? budgetBytes * Threads.available : budgetBytes, shared: shared)
         let sums = Scratch.buffers(.transformedGradient, floats: size, parts: pass.plan.parts)
         for du in sums { du.initialize(repeating: 0, count: size) }
         pass.forEach { part, tiles, v, m in
@@ -144,11 +150,12 @@ private struct TiledPass {
     let plan: ChunkPlan
     let tiles, products: [UnsafeMutablePointer<Float>]
 
-    init(n: Int, h: Int, w: Int, cin: Int, cout: Int, budgetBytes: Int) {
+    /// - Parameter shared: one chunk at a time across all threads (`ChunkPlan`).
+    init(n: Int, h: Int, w: Int, cin: Int, cout: Int, budgetBytes: Int, shared: Bool = false) {
         let tilesW = (w + 3) / 4, tilesPerImage = (h + 3) / 4 * tilesW
         geometry = TileGeometry(h: h, w: w, tilesW: tilesW, tilesPerImage: tilesPerImage)
         let bytesPerTile = positions * (cin + cout) * MemoryLayout<Float>.size
-        plan = ChunkPlan(images: n * tilesPerImage, chunk: budgetBytes / bytesPerTile)
+        plan = ChunkPlan(images: n * tilesPerImage, chunk: budgetBytes / bytesPerTile, shared: shared)
         tiles = Scratch.buffers(.tiles, floats: positions * plan.chunk * cin, parts: plan.parts)
         products = Scratch.buffers(.products, floats: positions * plan.chunk * cout, parts: plan.parts)
     }

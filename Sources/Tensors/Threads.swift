@@ -207,16 +207,18 @@ final class ComputePool: @unchecked Sendable {
 /// alone, with its own scratch buffers, like a rank of its own.
 public struct ChunkPlan {
     public let images, chunk, count: Int
-    /// Threads that take whole chunks: `Threads.available`, or 1 when there are too few chunks
-    /// (then each operation splits across the threads instead).
+    /// Threads that take whole chunks: `Threads.available`, or 1 when there are too few chunks or
+    /// `shared` is set (then each operation splits across the threads instead).
     public let parts: Int
 
-    public init(images: Int, chunk: Int) {
+    /// - Parameter shared: every chunk split across the threads even when there are enough chunks
+    ///   to share out, for work whose parts would each need a large buffer of their own.
+    public init(images: Int, chunk: Int, shared: Bool = false) {
         self.images = images
         self.chunk = Swift.max(1, chunk)
         count = (images + self.chunk - 1) / self.chunk
         let threads = Threads.available
-        parts = count >= 2 * threads ? threads : 1
+        parts = !shared && count >= 2 * threads ? threads : 1
     }
 
     /// Runs `body(part, images)` for every chunk, part `p`'s chunks on one thread, in order.

@@ -105,11 +105,13 @@ final class ThreadsTests: XCTestCase {
     func testChunkPlanCoversEveryImageOnceInOrderWithinAPart() {
         for threads in [1, 2, 3] {
             Threads.configure(threads)
-            for (images, chunk) in [(1, 1), (5, 1), (5, 2), (7, 3), (12, 2), (3, 8), (512, 2)] {
-                let plan = ChunkPlan(images: images, chunk: chunk)
+            let cases = [(1, 1), (5, 1), (5, 2), (7, 3), (12, 2), (3, 8), (512, 2)]
+            for (images, chunk) in cases { for shared in [false, true] {
+                let plan = ChunkPlan(images: images, chunk: chunk, shared: shared)
                 let chunks = (images + chunk - 1) / chunk
                 XCTAssertEqual(plan.count, chunks)
-                XCTAssertEqual(plan.parts, chunks >= 2 * threads ? threads : 1, "\(images)/\(chunk) on \(threads)")
+                XCTAssertEqual(plan.parts, !shared && chunks >= 2 * threads ? threads : 1,
+                               "\(images)/\(chunk) on \(threads), shared \(shared)")
                 var seen = [[Range<Int>]](repeating: [], count: plan.parts)
                 let lock = NSLock()
                 plan.forEach { part, range in
@@ -119,7 +121,7 @@ final class ThreadsTests: XCTestCase {
                 XCTAssertEqual(all.map(\.count).reduce(0, +), images)
                 XCTAssertEqual(all.flatMap { Array($0) }, Array(0..<images), "parts in order, chunks in order")
                 XCTAssertTrue(all.dropLast().allSatisfy { $0.count == chunk })
-            }
+            } }
         }
     }
 }
