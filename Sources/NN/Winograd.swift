@@ -121,7 +121,7 @@ private func transformWeights(_ w: UnsafePointer<Float>, outChannels cout: Int, 
     defer { LayerTimings.enter(outerKind) }
     let u = Scratch.buffers(.transformedWeights, floats: positions * cout * cin, parts: 1)[0]
     let positionStride = cout * cin
-    forEachKernelBlock(outChannels: cout, inChannels: cin, scratch: 18) { t, co, c0, lanes in
+    forEachChannelBlock(cout, channels: cin, scratch: 18) { co, t, c0, lanes in
         @inline(__always) func tap(_ ky: Int, _ kx: Int) -> Vector16 {
             let (a, b) = rotated ? (2 - ky, 2 - kx) : (ky, kx)
             return (w + ((co * 3 + a) * 3 + b) * cin + c0).load(lanes: lanes)
@@ -191,30 +191,17 @@ private struct TileGeometry {
     }
 }
 
-/// `body(scratch, co, c0, lanes)` for every output channel `co` and block of up to 16 input
-/// channels from `c0`, in parallel over output channels, each thread with `scratch` vectors of its own.
+/// `body(item, scratch, c0, lanes)` for every item of `count` (an output channel of a kernel, a tile of
+/// a chunk) and block of up to 16 of its `channels` from `c0`, in parallel over items, each thread
+/// with `scratch` vectors of its own.
 @inline(__always)
-private func forEachKernelBlock(outChannels cout: Int, inChannels cin: Int, scratch: Int,
-                                _ body: (UnsafeMutablePointer<Vector16>, Int, Int, Int) -> Void) {
-    parallelFor(cout, grain: Swift.max(1, 4096 / (positions * cin))) { range in
+private func forEachChannelBlock(_ count: Int, channels c: Int, scratch: Int,
+                                 _ body: (Int, UnsafeMutablePointer<Vector16>, Int, Int) -> Void) {
+    parallelFor(count, grain: Swift.max(1, 4096 / (positions * c))) { range in
         withUnsafeTemporaryAllocation(of: Vector16.self, capacity: scratch) { vectors in
-            for co in range {
-                for c0 in Swift.stride(from: 0, to: cin, by: 16) { body(vectors.baseAddress!, co, c0, Swift.min(16, cin - c0)) }
-            }
-        }
-    }
-}
-
-/// `body(t, scratch, c0, lanes)` for each local tile `t` of a chunk and block of up to 16 of `c`
-/// channels, in parallel over tiles, each thread with 36 scratch vectors of its own.
-@inline(__always)
-private func forEachTileBlock(_ tileCount: Int, channels c: Int,
-                              _ body: (Int, UnsafeMutablePointer<Vector16>, Int, Int) -> Void) {
-    parallelFor(tileCount, grain: Swift.max(1, 4096 / (positions * c))) { range in
-        withUnsafeTemporaryAllocation(of: Vector16.self, capacity: positions) { vectors in
-            for t in range {
+            for item in range {
                 for c0 in Swift.stride(from: 0, to: c, by: 16) {
-                    body(t, vectors.baseAddress!, c0, Swift.min(16, c - c0))
+                    body(item, vectors.baseAddress!, c0, Swift.min(16, c - c0))
                 }
             }
         }
@@ -286,7 +273,7 @@ private func kernelGradientTransform(_ u0: Vector16, _ u1: Vector16, _ u2: Vecto
 private func transformInput(_ x: UnsafePointer<Float>, _ g: TileGeometry, tiles: Range<Int>, channels c: Int,
                             into v: UnsafeMutablePointer<Float>) {
     let positionStride = tiles.count * c
-    forEachTileBlock(tiles.count, channels: c) { local, s, c0, lanes in
+    forEachChannelBlock(tiles.count, channels: c, scratch: positions) { local, s, c0, lanes in
         let t = tiles.lowerBound + local
         let image = t / g.tilesPerImage, tile = t % g.tilesPerImage
         let y0 = 4 * (tile / g.tilesW) - 1, x0 = 4 * (tile % g.tilesW) - 1
@@ -322,7 +309,7 @@ private func transformInput(_ x: UnsafePointer<Float>, _ g: TileGeometry, tiles:
 private func transformOutputGradient(_ dy: UnsafePointer<Float>, _ g: TileGeometry, tiles: Range<Int>,
                                      channels c: Int, into m: UnsafeMutablePointer<Float>) {
     let positionStride = tiles.count * c
-    forEachTileBlock(tiles.count, channels: c) { local, s, c0, lanes in
+    forEachChannelBlock(tiles.count, channels: c, scratch: positions) { local, s, c0, lanes in
         let (pixel, rows, columns) = g.outputPixels(tiles.lowerBound + local)
         let source = dy + pixel * c + c0
         // s[6·i + j] = (dY Aᵀ)[i, j]: each gradient row through A.
@@ -352,7 +339,7 @@ private func transformOutputGradient(_ dy: UnsafePointer<Float>, _ g: TileGeomet
 private func transformOutput(_ m: UnsafePointer<Float>, _ g: TileGeometry, tiles: Range<Int>, channels c: Int,
                              bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>) {
     let positionStride = tiles.count * c
-    forEachTileBlock(tiles.count, channels: c) { local, s, c0, lanes in
+    forEachChannelBlock(tiles.count, channels: c, scratch: positions) { local, s, c0, lanes in
         let (pixel, rows, columns) = g.outputPixels(tiles.lowerBound + local)
         let source = m + local * c + c0
         @inline(__always) func product(_ p: Int) -> Vector16 { (source + p * positionStride).load(lanes: lanes) }
@@ -378,7 +365,7 @@ private func transformOutput(_ m: UnsafePointer<Float>, _ g: TileGeometry, tiles
 private func addWeightGradient(_ du: UnsafePointer<Float>, outChannels cout: Int, inChannels cin: Int,
                                into dW: UnsafeMutablePointer<Float>) {
     let positionStride = cout * cin
-    forEachKernelBlock(outChannels: cout, inChannels: cin, scratch: 18) { r, co, c0, lanes in
+    forEachChannelBlock(cout, channels: cin, scratch: 18) { co, r, c0, lanes in
         let source = du + co * cin + c0
         @inline(__always) func gradient(_ p: Int) -> Vector16 { (source + p * positionStride).load(lanes: lanes) }
         // r[6·ky + j] = (Gᵀ dU)[ky, j], column by column.
