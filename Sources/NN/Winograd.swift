@@ -181,12 +181,18 @@ private struct TiledPass {
 private struct TileGeometry {
     let h, w, tilesW, tilesPerImage: Int
 
+    /// Tile `t`'s image and the row and column of its top-left output pixel.
+    @inline(__always)
+    func origin(_ t: Int) -> (image: Int, y0: Int, x0: Int) {
+        let tile = t % tilesPerImage
+        return (t / tilesPerImage, 4 * (tile / tilesW), 4 * (tile % tilesW))
+    }
+
     /// Tile `t`'s 4x4 output pixels: the index of its top-left pixel in the batch (times the
     /// channels, its offset), and how many of its rows and columns fall inside the image.
     @inline(__always)
     func outputPixels(_ t: Int) -> (pixel: Int, rows: Int, columns: Int) {
-        let image = t / tilesPerImage, tile = t % tilesPerImage
-        let y0 = 4 * (tile / tilesW), x0 = 4 * (tile % tilesW)
+        let (image, y0, x0) = origin(t)
         return ((image * h + y0) * w + x0, Swift.min(4, h - y0), Swift.min(4, w - x0))
     }
 }
@@ -274,9 +280,9 @@ private func transformInput(_ x: UnsafePointer<Float>, _ g: TileGeometry, tiles:
                             into v: UnsafeMutablePointer<Float>) {
     let positionStride = tiles.count * c
     forEachChannelBlock(tiles.count, channels: c, scratch: positions) { local, s, c0, lanes in
-        let t = tiles.lowerBound + local
-        let image = t / g.tilesPerImage, tile = t % g.tilesPerImage
-        let y0 = 4 * (tile / g.tilesW) - 1, x0 = 4 * (tile % g.tilesW) - 1
+        // The patch starts a pixel above and left of the tile's output.
+        let (image, oy, ox) = g.origin(tiles.lowerBound + local)
+        let y0 = oy - 1, x0 = ox - 1
         let source = x + image * g.h * g.w * c + c0
         // s[6·i + j] = (d B)[i, j]: each patch row through Bᵀ; outside the image reads zero.
         for i in 0..<6 {
