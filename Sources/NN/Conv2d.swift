@@ -1,3 +1,4 @@
+import AVX2Kernels
 import Tensors
 
 /// A 2-D convolution over channels-last images, as one matrix product per chunk of images.
@@ -43,6 +44,12 @@ public final class Conv2d: Layer, WorkspaceOwner {
     /// `Cout` for the input gradient), and the transforms fill only part of their 16 lanes. A
     /// 3->64 stem measured 6-15 GFLOP/s by Winograd against 50-80 by im2col.
     nonisolated(unsafe) public static var winogradMinimumChannels = 16
+    /// Whether a convolution with fewer than `winogradMinimumChannels` input channels (a network's
+    /// first layer) and a multiple of 16 output channels computes its forward pass directly
+    /// (`DirectConvolution`, built for AVX2 and FMA) instead of by im2col and a product whose inner
+    /// dimension is only `kh·kw·Cin`. True where the CPU has AVX2 and FMA; tests and `simclr bench
+    /// conv --first-layer im2col` turn it off to compare.
+    nonisolated(unsafe) public static var useDirectConvolution = CPU.hasAVX2AndFMA
 
     /// Kept alive with the layer: the parameters point into its arenas.
     private let store: ParameterStore
@@ -84,6 +91,12 @@ public final class Conv2d: Layer, WorkspaceOwner {
             && Swift.min(inChannels, outChannels) >= Conv2d.winogradMinimumChannels
     }
 
+    /// Whether forward goes through `DirectConvolution`.
+    var usesDirectConvolution: Bool {
+        Conv2d.useDirectConvolution && inChannels < Conv2d.winogradMinimumChannels
+            && outChannels % DirectConvolution.channelBlock == 0
+    }
+
     /// Images per chunk so that a chunk's columns fit the budget.
     private func imagesPerChunk(_ g: ConvGeometry) -> Int {
         let bytesPerImage = g.outH * g.outW * g.patch * MemoryLayout<Float>.size
@@ -107,6 +120,10 @@ public final class Conv2d: Layer, WorkspaceOwner {
         if usesWinograd {
             winograd.forward(x.data, n: g.n, h: g.h, w: g.w, weights: w, outChannels: cout, inChannels: inChannels,
                              bias: bias?.value, into: y.data, budgetBytes: winogradBudgetBytes)
+            return y
+        }
+        if usesDirectConvolution {
+            directForward(x, g, into: y)
             return y
         }
         // With a bias, the output starts as the bias and the product adds to it.
@@ -136,6 +153,27 @@ public final class Conv2d: Layer, WorkspaceOwner {
                  beta: beta, c: y.data + images.lowerBound * rowsPerImage * cout)
         }
         return y
+    }
+
+    /// y: [N, OH, OW, Cout] by `DirectConvolution`, rows of output pixels spread over the threads.
+    private func directForward(_ x: Tensor, _ g: ConvGeometry, into y: Tensor) {
+        let cout = outChannels, patch = g.patch
+        // wt: [kh·kw·Cin, Cout], each tap's output channels contiguous.
+        let wt = Scratch.buffers(.transformedWeights, floats: patch * cout, parts: 1)[0]
+        let w = weight.value!
+        for o in 0..<cout {
+            for t in 0..<patch { wt[t * cout + o] = w[o * patch + t] }
+        }
+        let b = bias.map { UnsafePointer($0.value!) }
+        let scratchFloats = DirectConvolution.scratchFloats(kh: g.kh, w: g.w, c: g.c, padding: g.padding)
+        parallelFor(g.n * g.outH, grain: 4) { rows in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: scratchFloats) { scratch in
+                DirectConvolution.forwardRows(rows, x: x.data, h: g.h, w: g.w, c: g.c, kh: g.kh, kw: g.kw,
+                                              stride: g.stride, padding: g.padding, oh: g.outH, ow: g.outW,
+                                              weights: wt, bias: b, cout: cout, y: y.data,
+                                              scratch: scratch.baseAddress!)
+            }
+        }
     }
 
     /// dy: [N, OH, OW, Cout] -> dx: [N, H, W, Cin] (empty when `needsInputGradient` is false)

@@ -20,18 +20,10 @@ public enum BLASKernel {
         guard ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil, fallbacks.contains(coreName) else {
             return nil
         }
-        let features = flags ?? cpuFlags()
+        let features = flags ?? CPU.flags
         if features.isSuperset(of: ["avx512f", "avx512bw", "avx512dq", "avx512vl", "fma"]) { return "SkylakeX" }
         if features.isSuperset(of: ["avx2", "fma"]) { return "Haswell" }
         return nil
-    }
-
-    /// The `flags` of the first processor in /proc/cpuinfo (empty where there is none).
-    static func cpuFlags() -> Set<String> {
-        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") }),
-              let colon = line.firstIndex(of: ":") else { return [] }
-        return Set(line[line.index(after: colon)...].split(separator: " ").map(String.init))
     }
 
     /// Starts this program again with the better kernels when `betterCoreType()` names some;

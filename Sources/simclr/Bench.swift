@@ -151,17 +151,23 @@ struct BenchNetworkOptions: ParsableArguments {
 
     @Option(help: "Fewest input and output channels of a convolution that takes the winograd path.")
     var winogradMinChannels = Conv2d.winogradMinimumChannels
+    @Option(help: "The first convolution (fewer input channels than --winograd-min-channels, a multiple of 16 output channels) computed direct (AVX2 and FMA; the default where the CPU has them) or by im2col.")
+    var firstLayer = "direct"
 
     func validate() throws {
         guard winogradMinChannels > 0 else { throw ValidationError("--winograd-min-channels must be positive") }
         guard ["winograd", "im2col"].contains(conv3x3) else {
             throw ValidationError("--conv3x3 takes winograd or im2col, not '\(conv3x3)'")
         }
+        guard ["direct", "im2col"].contains(firstLayer) else {
+            throw ValidationError("--first-layer takes direct or im2col, not '\(firstLayer)'")
+        }
     }
 
-    /// The network to measure; also selects the 3x3 convolution path for the whole process.
+    /// The network to measure; also selects the convolution paths for the whole process.
     func model() throws -> ModelSpec {
         Conv2d.useWinograd = conv3x3 == "winograd"
+        Conv2d.useDirectConvolution = firstLayer == "direct" && CPU.hasAVX2AndFMA
         Conv2d.winogradMinimumChannels = winogradMinChannels
         return try ModelSpec(arch: arch, width: width, stem: ModelSpec.resolveStem(stem, imageSize: imageSize),
                       inputChannels: channels, imageSize: imageSize, mean: [], std: [])

@@ -89,6 +89,46 @@ final class Conv2dTests: XCTestCase {
         }
     }
 
+    /// The first layer's direct path (`DirectConvolution`): 1 and 3 input channels, 16 to 48 output
+    /// channels, every geometry, widths that leave 1-3 pixels after the blocks of 4, 1 and 2 threads;
+    /// against the direct loop and against the im2col path on the same layer.
+    func testDirectFirstLayerMatchesDirectLoopAndIm2col() throws {
+        try XCTSkipUnless(CPU.hasAVX2AndFMA, "DirectConvolution needs AVX2 and FMA, which this CPU lacks")
+        defer { Conv2d.useDirectConvolution = CPU.hasAVX2AndFMA }
+        for threads in [1, 2] {
+            Threads.configure(threads)
+            for (k, s, p, hasBias) in geometries {
+                for (cin, cout, width) in [(3, 16, 9), (1, 32, 10), (3, 48, 7)] {
+                    let (conv, store) = build { Conv2d($0, name: "c", inChannels: cin, outChannels: cout, kernelSize: k,
+                                                       stride: s, padding: p, bias: hasBias) }
+                    randomizeParameters(store, seed: 12)
+                    let label = "k\(k) s\(s) p\(p) bias \(hasBias) \(cin)->\(cout) width \(width) threads \(threads)"
+                    let x = randomTensor([3, 8, width, cin], seed: 13)
+                    Conv2d.useDirectConvolution = true
+                    XCTAssertTrue(conv.usesDirectConvolution, label)
+                    let direct = conv.forward(x, mode: .training).array
+                    assertClose(direct, referenceConv(x, conv).array, rtol: 1e-4, atol: 1e-5, "direct \(label)")
+                    Conv2d.useDirectConvolution = false
+                    XCTAssertFalse(conv.usesDirectConvolution, label)
+                    assertClose(direct, conv.forward(x, mode: .training).array, rtol: 1e-5, atol: 1e-6, "im2col \(label)")
+                }
+            }
+        }
+    }
+
+    /// Only a first layer with whole blocks of 16 output channels takes the direct path.
+    func testDirectPathIsForFewInputChannelsAndBlocksOf16Outputs() {
+        defer { Conv2d.useDirectConvolution = CPU.hasAVX2AndFMA }
+        Conv2d.useDirectConvolution = true
+        let (stem, _) = build { Conv2d($0, name: "stem", inChannels: 3, outChannels: 64, kernelSize: 3, padding: 1) }
+        let (odd, _) = build { Conv2d($0, name: "odd", inChannels: 3, outChannels: 24, kernelSize: 3, padding: 1) }
+        let (wide, _) = build { Conv2d($0, name: "wide", inChannels: 16, outChannels: 64, kernelSize: 3, stride: 2,
+                                           padding: 1) }
+        XCTAssertTrue(stem.usesDirectConvolution)
+        XCTAssertFalse(odd.usesDirectConvolution)
+        XCTAssertFalse(wide.usesDirectConvolution)
+    }
+
     func testGradientsMatchFiniteDifferences() {
         for (k, s, p, hasBias) in geometries {
             let (conv, store) = build { Conv2d($0, name: "c", inChannels: 2, outChannels: 3, kernelSize: k,
@@ -98,6 +138,18 @@ final class Conv2dTests: XCTestCase {
             checkGradients(store: store, input: x, forward: { conv.forward($0, mode: .training) },
                            backward: { conv.backward($0) }, "conv k\(k) s\(s) p\(p)")
         }
+    }
+
+    /// The direct forward path against the im2col backward pass.
+    func testDirectFirstLayerGradientsMatchFiniteDifferences() throws {
+        try XCTSkipUnless(CPU.hasAVX2AndFMA, "DirectConvolution needs AVX2 and FMA, which this CPU lacks")
+        let (conv, store) = build { Conv2d($0, name: "c", inChannels: 2, outChannels: 16, kernelSize: 3, stride: 2,
+                                           padding: 1, bias: true) }
+        XCTAssertTrue(conv.usesDirectConvolution)
+        randomizeParameters(store, seed: 14)
+        let x = randomTensor([1, 5, 6, 2], seed: 15)
+        checkGradients(store: store, input: x, forward: { conv.forward($0, mode: .training) },
+                       backward: { conv.backward($0) }, "direct conv")
     }
 
     /// Also when 2 threads share the chunks (their partial gradients add to what is there).

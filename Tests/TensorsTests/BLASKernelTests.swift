@@ -16,7 +16,7 @@ final class BLASKernelTests: XCTestCase {
     }
 
     func testTheCPUFlagsAreRead() {
-        let flags = BLASKernel.cpuFlags()
+        let flags = CPU.flags
         if FileManager.default.fileExists(atPath: "/proc/cpuinfo") {
             XCTAssertTrue(flags.contains("sse2"), "x86-64 always has SSE2: \(flags.sorted().prefix(8))")
         }
