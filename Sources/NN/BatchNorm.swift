@@ -77,7 +77,7 @@ public final class BatchNorm: Layer, WorkspaceOwner {
         prepare(x, mode: mode)
         let c = channels, rows = x.count / c
         let scale = self.scale.data, shift = self.shift.data
-        let y = output.get(x.shape)
+        let y = output.output(x.shape, mode: mode)
         let src = x.data, dst = y.data, relu = fusedReLU
         // With the ReLU, y = v where v = x·scale + shift is positive, else 0; backward recomputes v
         // for the mask instead of reading y.
@@ -124,12 +124,12 @@ public final class BatchNorm: Layer, WorkspaceOwner {
         precondition(x.rank >= 2 && x.shape.last == channels,
                      "BatchNorm(\(name)): expected [N, ..., \(channels)], got \(x.shape)")
         let c = channels, rows = x.count / c
-        input = x
+        input = keptForBackward(x, mode)
         lastMode = mode
         let mean = self.mean.data, invStd = self.invStd.data
         switch mode {
         case .training: batchStatistics(x.data, rows: rows)
-        case .evaluation:
+        case .evaluation, .inference:
             for j in 0..<c {
                 mean[j] = runningMean[j]
                 invStd[j] = 1 / (runningVar[j] + eps).squareRoot()
@@ -310,7 +310,7 @@ public final class BatchNorm: Layer, WorkspaceOwner {
                 coefX[j] = -scale[j] * invStd[j] * ex[c + j] / count
                 coefConst[j] = -scale[j] * ex[j] / count
             }
-        case .evaluation:
+        case .evaluation, .inference:
             coefX.update(repeating: 0, count: c)
             coefConst.update(repeating: 0, count: c)
         }

@@ -112,9 +112,9 @@ public final class Conv2d: Layer, WorkspaceOwner {
         precondition(g.outH > 0 && g.outW > 0, "Conv2d(\(name)): input \(x.shape) is smaller than the kernel")
         let outerKind = LayerTimings.enter(.convForward)
         defer { LayerTimings.enter(outerKind) }
-        input = x
+        input = keptForBackward(x, mode)
         geometry = g
-        let y = output.get([g.n, g.outH, g.outW, outChannels])
+        let y = output.output([g.n, g.outH, g.outW, outChannels], mode: mode)
         let cout = outChannels, patch = g.patch, rowsPerImage = g.outH * g.outW
         let w = weight.value!
         if usesWinograd {

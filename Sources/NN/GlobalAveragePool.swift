@@ -16,8 +16,8 @@ public final class GlobalAveragePool: Layer, WorkspaceOwner {
         precondition(positions > 0, "GlobalAveragePool: empty image \(x.shape)")
         let outerKind = LayerTimings.enter(.pooling)
         defer { LayerTimings.enter(outerKind) }
-        inputShape = x.shape
-        let y = output.get([n, c])
+        inputShape = keptForBackward(x.shape, mode) ?? []
+        let y = output.output([n, c], mode: mode)
         let src = x.data, dst = y.data, inverse = 1 / Float(positions)
         parallelFor(n) { range in
             for i in range {

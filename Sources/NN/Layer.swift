@@ -5,6 +5,12 @@ import Tensors
 /// running statistics only in `.training`.
 public enum Mode: Sendable {
     case training, evaluation
+    /// Evaluation with no backward pass to follow (features, predictions, the forward benchmark).
+    /// Layers keep nothing for a backward pass and take their outputs from `TensorPool` instead
+    /// of their own workspaces, so an activation's memory goes back to the pool as soon as the
+    /// layers after it are done with it: a forward pass holds a few activations at a time instead
+    /// of all of them, as PyTorch's does under `no_grad`.
+    case inference
 }
 
 /// A differentiable piece of a network over channels-last tensors.
@@ -30,6 +36,17 @@ protocol WorkspaceOwner {
 extension Workspace {
     /// The tensor currently held, as a list (empty before first use).
     var held: [Tensor] { tensor.map { [$0] } ?? [] }
+
+    /// A forward pass's output of `shape`: this workspace's buffer, or in `.inference` a pooled
+    /// tensor that goes back to the pool when its last user lets it go.
+    mutating func output(_ shape: [Int], mode: Mode) -> Tensor {
+        mode == .inference ? Tensor(pooled: shape) : get(shape)
+    }
+}
+
+/// What a forward pass in `mode` keeps for backward: `value`, or nothing in `.inference`.
+func keptForBackward<T>(_ value: T, _ mode: Mode) -> T? {
+    mode == .inference ? nil : value
 }
 
 /// `prefix.name`, or `name` alone when there is no prefix (torchvision's dotted names).

@@ -37,9 +37,9 @@ public final class Linear: Layer, WorkspaceOwner {
                      "Linear(\(name)): expected [N, \(inFeatures)], got \(x.shape)")
         let outerKind = LayerTimings.enter(.linear)
         defer { LayerTimings.enter(outerKind) }
-        input = x
+        input = keptForBackward(x, mode)
         let n = x.shape[0], out = outFeatures
-        let y = output.get([n, out])
+        let y = output.output([n, out], mode: mode)
         if let bias {
             for i in 0..<n { (y.data + i * out).update(from: bias.value, count: out) }
         }

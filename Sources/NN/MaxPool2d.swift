@@ -27,8 +27,8 @@ public final class MaxPool2d: Layer, WorkspaceOwner {
         precondition(oh > 0 && ow > 0, "MaxPool2d: input \(x.shape) is smaller than the kernel \(kernelSize)")
         let outerKind = LayerTimings.enter(.pooling)
         defer { LayerTimings.enter(outerKind) }
-        input = x
-        let y = output.get([n, oh, ow, c])
+        input = keptForBackward(x, mode)
+        let y = output.output([n, oh, ow, c], mode: mode)
         let src = x.data, dst = y.data
         let (k, s, p) = (kernelSize, stride, padding)
         parallelFor(n * oh, grain: 4) { range in

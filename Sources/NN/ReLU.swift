@@ -4,6 +4,8 @@ import Tensors
 /// (the derivative at 0 is taken as 0, as PyTorch does).
 public final class ReLU: Layer, WorkspaceOwner {
     private var output = Workspace()
+    /// The last forward's output, for backward.
+    private var kept: Tensor?
 
     public init() {}
 
@@ -13,7 +15,8 @@ public final class ReLU: Layer, WorkspaceOwner {
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
         let outerKind = LayerTimings.enter(.activation)
         defer { LayerTimings.enter(outerKind) }
-        let y = output.get(x.shape)
+        let y = output.output(x.shape, mode: mode)
+        kept = keptForBackward(y, mode)
         let src = x.data, dst = y.data
         parallelFor(x.count, grain: 16_384) { range in
             for i in range { dst[i] = Swift.max(0, src[i]) }
@@ -22,7 +25,7 @@ public final class ReLU: Layer, WorkspaceOwner {
     }
 
     public func backward(_ dy: Tensor) -> Tensor {
-        guard let y = output.tensor else { preconditionFailure("ReLU: backward before forward") }
+        guard let y = kept else { preconditionFailure("ReLU: backward before forward") }
         precondition(dy.shape == y.shape, "ReLU: dy \(dy.shape) does not match y \(y.shape)")
         let outerKind = LayerTimings.enter(.activation)
         defer { LayerTimings.enter(outerKind) }

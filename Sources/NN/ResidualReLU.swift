@@ -7,27 +7,30 @@ import Tensors
 /// Backward returns the one gradient both branches' normalised values receive.
 final class ResidualReLU: WorkspaceOwner {
     private var output = Workspace()
+    /// The last forward's output, for backward.
+    private var kept: Tensor?
 
     var workspaceTensors: [Tensor] { output.held }
 
     /// main: the main path's last normalisation; shortcut: the downsampling one -> y: [N, H, W, C]
-    func forward(_ main: BatchNorm.Normalization, _ shortcut: BatchNorm.Normalization) -> Tensor {
-        join(main, shortcut.x, shortcut.scale, shortcut.shift)
+    func forward(_ main: BatchNorm.Normalization, _ shortcut: BatchNorm.Normalization, mode: Mode) -> Tensor {
+        join(main, shortcut.x, shortcut.scale, shortcut.shift, mode: mode)
     }
 
     /// main: the main path's last normalisation; identity: the block's input -> y: [N, H, W, C]
-    func forward(_ main: BatchNorm.Normalization, identity: Tensor) -> Tensor {
-        join(main, identity, nil, nil)
+    func forward(_ main: BatchNorm.Normalization, identity: Tensor, mode: Mode) -> Tensor {
+        join(main, identity, nil, nil, mode: mode)
     }
 
     /// y = max(0, a·sa + ta + b') per channel, b' = b·sb + tb, or b without a map.
     private func join(_ main: BatchNorm.Normalization, _ b: Tensor, _ sb: UnsafePointer<Float>?,
-                      _ tb: UnsafePointer<Float>?) -> Tensor {
+                      _ tb: UnsafePointer<Float>?, mode: Mode) -> Tensor {
         let a = main.x
         precondition(a.shape == b.shape, "ResidualReLU: main path \(a.shape) and shortcut \(b.shape) differ")
         let outerKind = LayerTimings.enter(.activation)
         defer { LayerTimings.enter(outerKind) }
-        let y = output.get(a.shape)
+        let y = output.output(a.shape, mode: mode)
+        kept = keptForBackward(y, mode)
         let c = a.shape.last!, rows = a.count / c
         let ap = a.data, bp = b.data, yp = y.data, sa = main.scale, ta = main.shift
         parallelFor(rows, grain: Swift.max(1, 16_384 / c)) { range in
@@ -54,7 +57,7 @@ final class ResidualReLU: WorkspaceOwner {
     /// dy: [N, H, W, C] -> the gradient of a + b (of both branches' normalised values): [N, H, W, C];
     /// with `overwriting`, written over dy.
     func backward(_ dy: Tensor, overwriting: Bool = false) -> Tensor {
-        guard let y = output.tensor else { preconditionFailure("ResidualReLU: backward before forward") }
+        guard let y = kept else { preconditionFailure("ResidualReLU: backward before forward") }
         precondition(dy.shape == y.shape, "ResidualReLU: dy \(dy.shape) does not match y \(y.shape)")
         let outerKind = LayerTimings.enter(.activation)
         defer { LayerTimings.enter(outerKind) }

@@ -54,6 +54,11 @@ public enum TensorPool {
         state.withLock { $0.peakInUseFloats } * MemoryLayout<Float>.size
     }
 
+    /// Bytes taken and not yet returned.
+    public static var inUseBytes: Int {
+        state.withLock { $0.inUseFloats } * MemoryLayout<Float>.size
+    }
+
     /// Starts the next `peakInUseBytes` from what is in use now.
     public static func resetPeak() {
         state.withLock { $0.peakInUseFloats = $0.inUseFloats }

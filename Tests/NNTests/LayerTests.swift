@@ -118,9 +118,9 @@ final class LayerTests: XCTestCase {
                         let main = BatchNorm.Normalization(x: x, scale: sa.baseAddress!, shift: ta.baseAddress!)
                         if downsampled {
                             return join.forward(main, BatchNorm.Normalization(x: b, scale: sb.baseAddress!,
-                                                                              shift: tb.baseAddress!))
+                                                                              shift: tb.baseAddress!), mode: .training)
                         }
-                        return join.forward(main, identity: b)
+                        return join.forward(main, identity: b, mode: .training)
                     }
                     checkGradients(store: store, input: a, forward: forward, backward: { dy in
                         let d = join.backward(dy)

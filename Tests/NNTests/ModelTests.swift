@@ -206,6 +206,34 @@ final class ModelTests: XCTestCase {
         }
     }
 
+    /// An inference forward pass gives the evaluation pass's features exactly, writes no layer
+    /// workspace, and holds only a few activations at once (pooled, returned as the next layers
+    /// finish with them): at most four of the largest, against one per layer in evaluation.
+    func testInferenceMatchesEvaluationAndHoldsOnlyAFewActivations() {
+        for (depth, stem, size) in [(ResNetConfig.Depth.resnet18, ResNetConfig.Stem.cifar, 16), (.resnet50, .imagenet, 32)] {
+            let label = "\(depth) \(stem)"
+            let store = ParameterStore()
+            let model = ResNet(ResNetConfig(depth: depth, stem: stem, widthMultiplier: 0.25), store: store)
+            let head = ClassifierHead(store, prefix: "probe", kind: .mlp(hidden: 16), inputDimension: model.featureDimension,
+                                      classes: 5)
+            store.finalize(seed: 4)
+            let x = randomTensor([4, size, size, 3], seed: 5)
+            XCTAssertEqual(model.workspaceBytes, 0)
+            let before = TensorPool.inUseBytes
+            TensorPool.resetPeak()
+            let inferred = head.forward(model.forward(x, mode: .inference), mode: .inference).array
+            XCTAssertEqual(model.workspaceBytes, 0, "\(label): inference wrote a layer's workspace")
+            XCTAssertEqual(TensorPool.inUseBytes, before, "\(label): an activation was not returned to the pool")
+            let peak = TensorPool.peakInUseBytes - before
+            XCTAssertEqual(head.forward(model.forward(x, mode: .evaluation), mode: .evaluation).array, inferred, label)
+            // The stem's output, [4, 16, 16, stem width]: the widest activation of both networks here.
+            let largest = 4 * 16 * 16 * model.config.stemWidth * MemoryLayout<Float>.size
+            XCTAssertGreaterThan(peak, largest, label)
+            XCTAssertLessThanOrEqual(peak, 4 * largest, label)
+            XCTAssertGreaterThan(model.workspaceBytes, 4 * peak, "\(label): evaluation holds every activation")
+        }
+    }
+
     func testHeadNamesFollowTorchSequentials() {
         let store = ParameterStore()
         let v1 = ProjectionHead(store, prefix: "projection", inputDimension: 32, hiddenDimension: 16, outputDimension: 8)

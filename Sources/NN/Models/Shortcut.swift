@@ -17,8 +17,8 @@ final class Shortcut: WorkspaceOwner {
 
     /// main: the main path's last normalisation, x: the block's input -> max(0, main + shortcut(x))
     func forward(main: BatchNorm.Normalization, x: Tensor, mode: Mode) -> Tensor {
-        if let downsample { return join.forward(main, downsample.deferredForward(x, mode: mode)) }
-        return join.forward(main, identity: x)
+        if let downsample { return join.forward(main, downsample.deferredForward(x, mode: mode), mode: mode) }
+        return join.forward(main, identity: x, mode: mode)
     }
 
     /// The gradient entering the main path (from dy of the block's output), written over dy.

@@ -16,8 +16,8 @@ public enum StepBenchmark {
         public var peakResidentMegabytes: Double
         public var ranks: Int
         /// Where the step's memory is held after its last repetition, in MB: the layers' activation
-        /// and gradient workspaces, the per-thread scratch buffers, the pool of backward gradients,
-        /// and parameters with their gradients.
+        /// and gradient workspaces, the per-thread scratch buffers, the pool (backward gradients,
+        /// and the activations of an inference forward pass), and parameters with their gradients.
         public var heldMegabytes: [(part: String, megabytes: Double)] = []
     }
 
@@ -46,7 +46,7 @@ public enum StepBenchmark {
                                   communicationShare: comms.reduce(0, +) / times.reduce(0, +),
                                   peakResidentMegabytes: peakResidentMegabytes(), ranks: comm.size,
                                   heldMegabytes: [("activations", workspaceBytes()), ("scratch", Scratch.heldBytes),
-                                                  ("gradient_pool", TensorPool.allocatedBytes),
+                                                  ("pool", TensorPool.allocatedBytes),
                                                   ("parameters", 2 * parameters * MemoryLayout<Float>.size)]
                                     .map { ($0, Double($1) / 1_000_000) }))
         }
@@ -79,7 +79,7 @@ public enum StepBenchmark {
         let dLogits = Tensor(zeros: [local, classes])
         let workspaceBytes = { encoder.workspaceBytes + fc.workspaceBytes }
         time("forward", workspaceBytes: workspaceBytes, parameters: store.count) {
-            _ = fc.forward(encoder.forward(x, mode: .evaluation), mode: .evaluation)
+            _ = fc.forward(encoder.forward(x, mode: .inference), mode: .inference)
             return 0
         }
         time("train", workspaceBytes: workspaceBytes, parameters: store.count) {

@@ -21,7 +21,7 @@ public enum FeatureExtractor {
             // The last batch may be partial: view its first n rows.
             let x = n == batch.images.shape[0] ? batch.images
                 : Tensor(viewing: batch.images.data, shape: [n] + Array(batch.images.shape.dropFirst()))
-            let h = encoder.forward(x, mode: .evaluation)   // [n, F]
+            let h = encoder.forward(x, mode: .inference)   // [n, F]
             (out.data + row * f).update(from: h.data, count: n * f)
             for (k, label) in batch.labels.enumerated() { labels[row + k] = label }
             row += n

@@ -49,8 +49,8 @@ final class ClassifierInference {
             let m = batch.count
             let x = m == batch.images.shape[0] ? batch.images
                 : Tensor(viewing: batch.images.data, shape: [m] + Array(batch.images.shape.dropFirst()))
-            let h = classifier.encoder.forward(x, mode: .evaluation)   // [m, F]
-            let logits = k > 0 ? classifier.head.forward(h, mode: .evaluation) : nil   // [m, K]
+            let h = classifier.encoder.forward(x, mode: .inference)   // [m, F]
+            let logits = k > 0 ? classifier.head.forward(h, mode: .inference) : nil   // [m, K]
             let labels = batch.labels
             for i in 0..<m {
                 let out = rows.data + (row + i) * width

@@ -48,7 +48,7 @@ final class FineTuneStep {
         let b = x.shape[0]
         precondition(labels.count == b, "FineTuneStep: \(b) images, \(labels.count) labels")
         store.zeroGrad()
-        let h = classifier.encoder.forward(x, mode: trainEncoder ? .training : .evaluation)   // [b, F]
+        let h = classifier.encoder.forward(x, mode: trainEncoder ? .training : .inference)    // [b, F]
         let logits = classifier.head.forward(h, mode: .training)                              // [b, K]
         let d = dLogits.get(logits.shape)
         let mean = loss.lossAndGradient(logits: logits, labels: labels, dLogits: d)

@@ -251,7 +251,7 @@ public final class FineTuner {
         }
         try loadBest()
         let test = try features(splits.test)
-        let logits = classifier.head.forward(test.features!, mode: .evaluation)
+        let logits = classifier.head.forward(test.features!, mode: .inference)
         return (ClassifierResult(logits: logits, labels: test.labels, classNames: splits.classNames), test)
     }
 
@@ -295,7 +295,7 @@ public final class FineTuner {
                 ])
                 if comm.allReduceMax(stop?.signalName == nil ? 0 : 1) > 0 { try interrupt(stop) }
             }
-            let logits = head.forward(validation.features!, mode: .evaluation)
+            let logits = head.forward(validation.features!, mode: .inference)
             try finishEpoch(validation: ClassifierResult(logits: logits, labels: validation.labels, classNames: splits.classNames),
                             lr: lr)
         }
@@ -318,12 +318,12 @@ public final class FineTuner {
         bias.value.update(from: probe.bias.data, count: bias.count)
         log("L-BFGS: \(fit.iterations) iterations, \(fit.converged ? "converged" : "not converged")")
         let head = classifier.head
-        let trainResult = ClassifierResult(logits: head.forward(train.features!, mode: .evaluation), labels: train.labels,
+        let trainResult = ClassifierResult(logits: head.forward(train.features!, mode: .inference), labels: train.labels,
                                            classNames: splits.classNames)
         progress.lossSum = trainResult.loss * Double(train.labels.count)
         progress.hits = trainResult.accuracy * Double(train.labels.count)
         progress.count = Double(train.labels.count)
-        let validationResult = ClassifierResult(logits: head.forward(validation.features!, mode: .evaluation),
+        let validationResult = ClassifierResult(logits: head.forward(validation.features!, mode: .inference),
                                                 labels: validation.labels, classNames: splits.classNames)
         try finishEpoch(validation: validationResult, lr: nil)
     }
