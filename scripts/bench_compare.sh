@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side throughput of simclr and the PyTorch reference (../shared/perf), alternating the two
 # in one run so both see the same machine load. Prints one line per configuration with the ratio and
-# the peak resident memory of each process.
+# the peak resident memory of each side (PyTorch's process; ours as `bench step` reports it after the
+# measured mode).
 #
 #   scripts/bench_compare.sh [ROUNDS]        (needs /tmp/torch-ref, see ../shared/perf/README.md)
 #   BENCH_ONLY=SimCLR scripts/bench_compare.sh   only the configurations whose name contains this
@@ -14,7 +15,7 @@ rounds=${1:-2}
 cd "$root"
 swift build -c release --product simclr >/dev/null
 simclr="$(swift build -c release --show-bin-path)/simclr"
-# Peak resident memory of each whole process (GNU time), so both sides are measured the same way.
+# Peak resident memory of PyTorch's process (GNU time; getrusage's maxrss, as bench step reports ours).
 rss=$(mktemp -d)
 trap 'rm -rf "$rss"' EXIT
 
@@ -31,14 +32,16 @@ for config in "${configs[@]}"; do
   [[ "$name" == *"${BENCH_ONLY:-}"* ]] || continue
   mode=forward; case "$theirs" in *"--mode train"*) mode=train ;; *"--mode simclr"*) mode=simclr ;; esac
   for round in $(seq "$rounds"); do
-    a=$(/usr/bin/time -f %M -o "$rss/ours" "$simclr" bench step $ours --iterations 3 --warmup 1 --json | python3 -c "
+    # Our peak is the one reported right after the measured mode: a forward row's process goes on
+    # to a training step, which PyTorch's forward-only process does not run.
+    read -r a ours_mb < <("$simclr" bench step $ours --iterations 3 --warmup 1 --json | python3 -c "
 import json,sys
 for l in sys.stdin:
     r=json.loads(l)
-    if r['mode']=='$mode': print(r['images_per_second'])")
+    if r['mode']=='$mode': print(r['images_per_second'], r['peak_rss_mb'])")
     b=$(cd "$perf" && /usr/bin/time -f %M -o "$rss/theirs" "$python" bench_train.py $theirs --threads 2 --channels-last --iters 3 --warmup 1 | python3 -c "
 import json,sys; print(json.loads(sys.stdin.readlines()[-1])['img_per_s_median'])")
     python3 -c "print(f'{\"$name\":28s} round $round  simclr {$a:8.2f} img/s  pytorch {$b:8.2f} img/s  ratio {$a/$b:5.2f}'
-                    f'  peak RSS simclr {$(tail -1 "$rss/ours")/1024:6.0f} MB  pytorch {$(tail -1 "$rss/theirs")/1024:6.0f} MB')"
+                    f'  peak RSS simclr {$ours_mb:6.0f} MB  pytorch {$(tail -1 "$rss/theirs")/1024:6.0f} MB')"
   done
 done

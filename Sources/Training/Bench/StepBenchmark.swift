@@ -22,11 +22,12 @@ public enum StepBenchmark {
     }
 
     /// Evaluation-mode forward, supervised step (cross-entropy, backward, SGD) and, with `simclr`, the
-    /// SimCLR step (two views, head, NT-Xent over the gathered batch, backward, all-reduce, SGD).
+    /// SimCLR step (two views, head, NT-Xent over the gathered batch, backward, all-reduce, SGD;
+    /// BatchNorm statistics across ranks unless `syncBatchNorm` is false, as `pretrain --bn`).
     /// `batch` is global; each rank takes its share.
     public static func run(model: ModelSpec, batch: Int, simclr: Bool, projectionHidden: Int = 512,
                            projectionDimension: Int = 128, warmup: Int = 2, iterations: Int = 5,
-                           bucketFloats: Int? = BucketedAllReduce.defaultBucketFloats,
+                           bucketFloats: Int? = BucketedAllReduce.defaultBucketFloats, syncBatchNorm: Bool = true,
                            communicator comm: Communicator) throws -> [Result] {
         let local = try localBatch(batch, comm)
         let s = model.imageSize, c = model.inputChannels
@@ -54,7 +55,8 @@ public enum StepBenchmark {
         if simclr {
             let (step, optimizer, x) = try simclrStep(model: model, batch: batch, projectionHidden: projectionHidden,
                                                       projectionDimension: projectionDimension,
-                                                      bucketFloats: bucketFloats, communicator: comm)
+                                                      bucketFloats: bucketFloats, syncBatchNorm: syncBatchNorm,
+                                                      communicator: comm)
             let net = step.net
             time("simclr", workspaceBytes: { net.encoder.workspaceBytes + net.head.workspaceBytes },
                  parameters: net.store.count) {
@@ -104,15 +106,16 @@ public enum StepBenchmark {
         return batch / comm.size
     }
 
-    /// The benchmarked SimCLR step (synchronised BatchNorm across ranks, SGD) and this rank's random
-    /// two-view input `[2 x local batch, S, S, C]`; shared with `LayerProfile`.
+    /// The benchmarked SimCLR step (BatchNorm synchronised across ranks with `syncBatchNorm`, SGD) and
+    /// this rank's random two-view input `[2 x local batch, S, S, C]`; shared with `LayerProfile`.
     static func simclrStep(model: ModelSpec, batch: Int, projectionHidden: Int, projectionDimension: Int,
-                           bucketFloats: Int?, communicator comm: Communicator) throws -> (SimCLRStep, SGD, Tensor) {
+                           bucketFloats: Int?, syncBatchNorm: Bool = true,
+                           communicator comm: Communicator) throws -> (SimCLRStep, SGD, Tensor) {
         let local = try localBatch(batch, comm)
         let net = SimCLRNetwork(model: model, projectionHidden: projectionHidden,
                                 projectionDimension: projectionDimension, projectionLayers: 2,
                                 projectionBatchNorm: false, seed: 0)
-        if comm.size > 1 {
+        if syncBatchNorm && comm.size > 1 {
             for bn in net.batchNorms { bn.reducer = { p, n in comm.allReduceSum(p, count: n) } }
         }
         let optimizer = try SGD(store: net.store, momentum: 0.9, weightDecay: 5e-4)
