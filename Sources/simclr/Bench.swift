@@ -98,7 +98,7 @@ struct BenchStep: ParsableCommand {
     var bn = "sync"
     @Option(help: "Timed repetitions (median reported).") var iterations = 5
     @Option(help: "Untimed warm-up steps.") var warmup = 2
-    @Flag(help: "Instead of images per second, the SimCLR step's time per kind of work (conv, BN, im2col, ...).")
+    @Flag(help: "Instead of images per second, the time per kind of work (conv, BN, im2col, ...) of the SimCLR step (with --simclr) or of the inference forward pass.")
     var profile = false
     @OptionGroup var allReduce: AllReduceOptions
 
@@ -114,9 +114,11 @@ struct BenchStep: ParsableCommand {
             let model = try network.model()
             let batchSize = network.batchSize
             if profile {
-                let rows = try LayerProfile.run(model: model, batch: batchSize, warmup: warmup,
-                                                iterations: iterations, bucketFloats: allReduce.bucketFloats,
-                                                communicator: comm)
+                let rows = simclr
+                    ? try LayerProfile.run(model: model, batch: batchSize, warmup: warmup, iterations: iterations,
+                                           bucketFloats: allReduce.bucketFloats, communicator: comm)
+                    : try LayerProfile.runForward(model: model, batch: batchSize, warmup: warmup,
+                                                  iterations: iterations, communicator: comm)
                 guard comm.rank == 0 else { return }
                 for row in rows {
                     emit([("kind", row.kind.label), ("seconds", row.seconds), ("share", row.share)], json: json)

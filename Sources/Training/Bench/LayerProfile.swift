@@ -4,8 +4,9 @@ import NN
 import Optim
 import Tensors
 
-/// Where a SimCLR training step's time goes, by kind of work (`simclr bench step --profile`): the
-/// step of `StepBenchmark` run with `LayerTimings` recording, averaged over the timed steps.
+/// Where a SimCLR training step's time goes, or an inference forward pass's, by kind of work
+/// (`simclr bench step --profile`): the step of `StepBenchmark` run with `LayerTimings` recording,
+/// averaged over the timed steps.
 public enum LayerProfile {
     public struct Row {
         public var kind: LayerTimings.Kind
@@ -23,12 +24,29 @@ public enum LayerProfile {
         let (step, optimizer, x) = try StepBenchmark.simclrStep(
             model: model, batch: batch, projectionHidden: projectionHidden, projectionDimension: projectionDimension,
             bucketFloats: bucketFloats, communicator: comm)
-        func runStep() {
+        return profile(warmup: warmup, iterations: iterations, communicator: comm) {
             _ = step.run(x)
             let previous = LayerTimings.enter(.optimizer)
             optimizer.step(lr: 0.01)
             LayerTimings.enter(previous)
         }
+    }
+
+    /// The same for the encoder's inference forward pass on this rank's share of `batch` random images.
+    public static func runForward(model: ModelSpec, batch: Int, warmup: Int = 1, iterations: Int = 3,
+                                  communicator comm: Communicator) throws -> [Row] {
+        let store = ParameterStore()
+        let encoder = ResNet(model.resNetConfig, store: store)
+        store.finalize(seed: 0)
+        let x = StepBenchmark.randomInput([try StepBenchmark.localBatch(batch, comm), model.imageSize, model.imageSize,
+                                           model.inputChannels], seed: UInt64(comm.rank))
+        return profile(warmup: warmup, iterations: iterations, communicator: comm) {
+            _ = encoder.forward(x, mode: .inference)
+        }
+    }
+
+    private static func profile(warmup: Int, iterations: Int, communicator comm: Communicator,
+                                _ runStep: () -> Void) -> [Row] {
         for _ in 0..<warmup { runStep() }
         let timings = LayerTimings()
         LayerTimings.active = timings
