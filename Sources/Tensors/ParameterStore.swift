@@ -106,9 +106,9 @@ public final class ParameterStore {
         precondition(!isFinal, "ParameterStore: finalize called twice")
         isFinal = true
         let n = Swift.max(count, 1)
-        values = .allocate(capacity: n)
+        values = allocateFloats(n)
         values.initialize(repeating: 0, count: n)
-        grads = .allocate(capacity: n)
+        grads = allocateFloats(n)
         grads.initialize(repeating: 0, count: n)
         for (i, p) in parameters.enumerated() {
             p.value = values + p.offset

@@ -19,7 +19,7 @@ public final class Tensor {
         precondition(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in \(shape)")
         self.shape = shape
         capacity = Swift.max(1, shape.reduce(1, *))
-        data = .allocate(capacity: capacity)
+        data = allocateFloats(capacity)
         data.initialize(repeating: 0, count: capacity)
         storage = .owned
     }
@@ -104,4 +104,11 @@ public struct Workspace {
         tensor = t
         return t
     }
+}
+
+/// `count` floats starting on a cache line (malloc's large blocks start 16 bytes into a page, so
+/// every row a kernel reads or writes in vectors of 64 bytes would straddle two lines).
+func allocateFloats(_ count: Int) -> UnsafeMutablePointer<Float> {
+    UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.size, alignment: 64)
+        .bindMemory(to: Float.self, capacity: count)
 }

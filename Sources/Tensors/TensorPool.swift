@@ -37,7 +37,7 @@ public enum TensorPool {
             state.allocatedFloats += capacity
             return nil
         }
-        return (reused ?? .allocate(capacity: capacity), capacity)
+        return (reused ?? allocateFloats(capacity), capacity)
     }
 
     /// Returns a block from `take` to the pool.

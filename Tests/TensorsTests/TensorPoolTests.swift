@@ -5,6 +5,21 @@ import XCTest
 final class TensorPoolTests: XCTestCase {
     override func setUp() { TensorPool.trim() }
 
+    /// Every tensor, pooled block and parameter arena starts on a 64-byte cache line, whatever its
+    /// size (malloc alone puts large blocks 16 bytes into a page).
+    func testAllocationsStartOnACacheLine() {
+        for floats in [1, 3, 1000, 70_000, 1 << 20] {
+            let owned = Tensor(zeros: [floats]), pooled = Tensor(pooled: [floats])
+            XCTAssertEqual(Int(bitPattern: owned.data) % 64, 0, "Tensor(zeros:) of \(floats)")
+            XCTAssertEqual(Int(bitPattern: pooled.data) % 64, 0, "Tensor(pooled:) of \(floats)")
+        }
+        let store = ParameterStore()
+        _ = store.parameter("w", shape: [300_000], role: .weight, initializer: .zeros)
+        store.finalize(seed: 0)
+        XCTAssertEqual(Int(bitPattern: store.values) % 64, 0)
+        XCTAssertEqual(Int(bitPattern: store.grads) % 64, 0)
+    }
+
     func testSizeClassesRoundUpByLessThanASixteenth() {
         for floats in [1, 2, 31, 32, 33, 49, 1000, 4096, 25_088, 200_704, 12_845_057] {
             let size = TensorPool.sizeClass(floats)
