@@ -2,9 +2,9 @@
 # The gradient all-reduce overlapped with the backward pass, or not, between two hosts on a network
 # of a given speed: two network-namespace hosts on this machine (scripts/netns_hosts.sh), one rank of
 # 1 thread each, each rank held to a core of its own (taskset) as on two machines, their link limited
-# to RATE like a lab's Ethernet. Alternates one all-reduce after
-# the backward pass (--allreduce-bucket-mb 0) with the default buckets started during it, so both see
-# the same machine load. Needs root.
+# to RATE like a lab's Ethernet. Alternates one all-reduce after the backward pass
+# (--allreduce-bucket-mb 0) with the default buckets started during it, so both see the same machine
+# load. Needs root.
 #
 #   scripts/bench_overlap.sh [ROUNDS] [RATE] [simclr bench step options...]
 #   ITERATIONS=6 scripts/bench_overlap.sh ...     timed steps per run (default 5)
@@ -33,7 +33,7 @@ trap '"$hosts" down >/dev/null 2>&1 || true' EXIT
 # images/s and the share of the step spent communicating (gather, then waiting for the all-reduce),
 # with extra bench step options.
 step() {
-    # Rank r runs on core r; the kernel's network work for a rank's sends runs on its core too.
+    # Rank r runs on core r (the kernel's work for a rank's sends mostly runs there too).
     "$hosts" mpirun -np 2 --bind-to none sh -c 'exec taskset -c "$OMPI_COMM_WORLD_RANK" "$0" "$@"' \
         "$simclr" bench step --simclr "${network[@]}" --batch-size 256 \
         --threads 1 --iterations "${ITERATIONS:-5}" --warmup 1 "$@" --json 2>/dev/null | python3 -c "

@@ -17,11 +17,13 @@ public enum Mode: Sendable {
 ///
 /// `forward` keeps what `backward` needs (a reference to its input, its own output) and
 /// `backward` adds (`+=`) into the parameter gradients (`p.grad`) and returns the gradient with
-/// respect to the input. Backward is valid after a forward in either mode; it must follow the
-/// forward it differentiates, with the input of that forward left unmodified in between.
+/// respect to the input. Backward is valid after a forward in `.training` or `.evaluation` (not
+/// `.inference`, which keeps nothing); it must follow the forward it differentiates, with the input
+/// of that forward left unmodified in between.
 ///
 /// Outputs and gradients live in the layer's own workspaces, reused from step to step: a returned
 /// tensor is valid until that layer's next `forward` (for outputs) or `backward` (for gradients).
+/// An `.inference` output is a pooled tensor of its own, valid for as long as it is held.
 public protocol Layer: AnyObject {
     func forward(_ x: Tensor, mode: Mode) -> Tensor
     func backward(_ dy: Tensor) -> Tensor

@@ -21,7 +21,7 @@ public enum StepBenchmark {
         public var heldMegabytes: [(part: String, megabytes: Double)] = []
     }
 
-    /// Evaluation-mode forward, supervised step (cross-entropy, backward, SGD) and, with `simclr`, the
+    /// Inference-mode forward, supervised step (cross-entropy, backward, SGD) and, with `simclr`, the
     /// SimCLR step (two views, head, NT-Xent over the gathered batch, backward, all-reduce, SGD;
     /// BatchNorm statistics across ranks unless `syncBatchNorm` is false, as `pretrain --bn`).
     /// `batch` is global; each rank takes its share.
