@@ -25,7 +25,7 @@ let package = Package(
 
         .target(name: "Tensors", dependencies: ["CBLAS"], swiftSettings: optimized),
         // Built for AVX2 and FMA whatever the build machine; only called where `CPU.hasAVX2AndFMA`.
-        .target(name: "AVX2Kernels", swiftSettings: optimized + [.unsafeFlags(["-target-cpu", "haswell"])]),
+        .target(name: "AVX2Kernels", dependencies: ["Tensors"], swiftSettings: optimized + [.unsafeFlags(["-target-cpu", "haswell"])]),
         .target(name: "NN", dependencies: ["Tensors", "AVX2Kernels"], swiftSettings: optimized),
         .target(name: "Optim", dependencies: ["Tensors"], swiftSettings: optimized),
         .target(name: "Formats", dependencies: [], swiftSettings: optimized),

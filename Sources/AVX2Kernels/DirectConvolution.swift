@@ -1,3 +1,5 @@
+import Tensors
+
 /// A convolution with few input channels (a network's first layer) computed directly, one output
 /// pixel's channels at a time in vector registers, instead of im2col and a matrix product.
 ///
@@ -11,21 +13,22 @@ public enum DirectConvolution {
     public static let channelBlock = 16
 
     /// Floats of scratch `forwardRows` needs: the zero-padded input rows one output row reads.
-    public static func scratchFloats(kh: Int, w: Int, c: Int, padding: Int) -> Int {
-        kh * (w + 2 * padding) * c
+    public static func scratchFloats(_ g: ConvGeometry) -> Int {
+        g.kh * (g.w + 2 * g.padding) * g.c
     }
 
-    /// Output rows `rows` (each `(image, oy)`, `image * oh + oy`) of `y: [N, OH, OW, Cout]` for
+    /// Output rows `rows` (each `(image, oy)`, `image * OH + oy`) of `y: [N, OH, OW, Cout]` for
     /// `x: [N, H, W, C]`.
     /// - Parameters:
     ///   - weights: `[kh·kw·C, Cout]`, the weights transposed so each tap's output channels are contiguous.
     ///   - bias: `[Cout]` or nil; `cout` must be a multiple of `channelBlock`.
-    ///   - scratch: `scratchFloats(...)` floats.
-    public static func forwardRows(_ rows: Range<Int>, x: UnsafePointer<Float>, h: Int, w: Int, c: Int,
-                                   kh: Int, kw: Int, stride: Int, padding: Int, oh: Int, ow: Int,
+    ///   - scratch: `scratchFloats(g)` floats.
+    public static func forwardRows(_ rows: Range<Int>, _ g: ConvGeometry, x: UnsafePointer<Float>,
                                    weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?, cout: Int,
                                    y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
         precondition(cout % channelBlock == 0, "DirectConvolution: \(cout) output channels")
+        let (h, w, c, kh, kw, stride, padding) = (g.h, g.w, g.c, g.kh, g.kw, g.stride, g.padding)
+        let (oh, ow) = (g.outH, g.outW)
         let paddedRow = (w + 2 * padding) * c
         for r in rows {
             let image = x + (r / oh) * h * w * c, oy = r % oh

@@ -14,7 +14,9 @@ import Tensors
 /// A 3x3 stride-1 padding-1 convolution (ResNet's, except the stride-2 ones) runs its forward pass,
 /// its input gradient and its weight gradient by Winograd F(4x4, 3x3) instead
 /// (`WinogradConvolution`) while `Conv2d.useWinograd` is set and it has at least
-/// `Conv2d.winogradMinimumChannels` channels on both sides.
+/// `Conv2d.winogradMinimumChannels` channels on both sides. A network's first layer, with fewer
+/// input channels than that, computes its forward pass directly (`DirectConvolution`) where the CPU
+/// has AVX2 and FMA.
 public final class Conv2d: Layer, WorkspaceOwner {
     public let name: String
     public let inChannels, outChannels: Int
@@ -165,12 +167,9 @@ public final class Conv2d: Layer, WorkspaceOwner {
             for t in 0..<patch { wt[t * cout + o] = w[o * patch + t] }
         }
         let b = bias.map { UnsafePointer($0.value!) }
-        let scratchFloats = DirectConvolution.scratchFloats(kh: g.kh, w: g.w, c: g.c, padding: g.padding)
         parallelFor(g.n * g.outH, grain: 4) { rows in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: scratchFloats) { scratch in
-                DirectConvolution.forwardRows(rows, x: x.data, h: g.h, w: g.w, c: g.c, kh: g.kh, kw: g.kw,
-                                              stride: g.stride, padding: g.padding, oh: g.outH, ow: g.outW,
-                                              weights: wt, bias: b, cout: cout, y: y.data,
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: DirectConvolution.scratchFloats(g)) { scratch in
+                DirectConvolution.forwardRows(rows, g, x: x.data, weights: wt, bias: b, cout: cout, y: y.data,
                                               scratch: scratch.baseAddress!)
             }
         }
