@@ -146,7 +146,7 @@ public final class Conv2d: Layer, WorkspaceOwner {
         }
         let plan = ChunkPlan(images: g.n, chunk: imagesPerChunk(g))
         let columns = Scratch.buffers(.columns, floats: plan.chunk * rowsPerImage * patch, parts: plan.parts)
-        plan.forEach { part, images in
+        plan.forEach(claimed: true) { part, images in
             let col = columns[part]
             LayerTimings.enter(.columns, part: part)
             im2col(g, x: x.data, col: col, images: images)

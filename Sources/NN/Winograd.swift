@@ -58,7 +58,7 @@ final class WinogradConvolution {
     ///
     /// Each thread sums the dU of its own chunks, added up at the end, unless a dU (36 copies of the
     /// kernel) is larger than a chunk's buffers: then the chunks run one at a time, each split across
-    /// the threads (by tiles for the transforms, by positions or rows of dU for the products), into
+    /// the threads (by tiles for the transforms, by positions for the products), into
     /// one dU, and the threads' budgets make one larger chunk, which also means fewer passes over dU.
     func weightGradient(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, n: Int, h: Int, w: Int,
                         into dW: UnsafeMutablePointer<Float>, budgetBytes: Int, outChannels cout: Int,
@@ -76,7 +76,7 @@ final class WinogradConvolution {
             transformInput(x, pass.geometry, tiles: tiles, channels: cin, into: v)
             transformOutputGradient(dy, pass.geometry, tiles: tiles, channels: cout, into: m)
             LayerTimings.enter(.convBackward, part: part)
-            TiledPass.forEachPosition(tileCount: tileCount, cin: cin, cout: cout) { p in
+            TiledPass.forEachPosition { p in
                 gemm(transA: true, m: cout, n: cin, k: tileCount, a: m + p * tileCount * cout,
                      b: v + p * tileCount * cin, beta: 1, c: du + p * cout * cin)
             }
@@ -95,12 +95,12 @@ final class WinogradConvolution {
                           into y: UnsafeMutablePointer<Float>, productKind: LayerTimings.Kind, budgetBytes: Int) {
         passes += 1
         let pass = TiledPass(n: n, h: h, w: w, cin: cin, cout: cout, budgetBytes: budgetBytes)
-        pass.forEach { part, tiles, v, m in
+        pass.forEach(claimed: true) { part, tiles, v, m in
             let tileCount = tiles.count
             LayerTimings.enter(.winogradTransforms, part: part)
             transformInput(x, pass.geometry, tiles: tiles, channels: cin, into: v)
             LayerTimings.enter(productKind, part: part)
-            TiledPass.forEachPosition(tileCount: tileCount, cin: cin, cout: cout) { p in
+            TiledPass.forEachPosition { p in
                 gemm(transB: transposedWeights, m: tileCount, n: cout, k: cin, a: v + p * tileCount * cin,
                      b: u + p * cin * cout, c: m + p * tileCount * cout)
             }
@@ -155,23 +155,30 @@ private struct TiledPass {
         let tilesW = (w + 3) / 4, tilesPerImage = (h + 3) / 4 * tilesW
         geometry = TileGeometry(h: h, w: w, tilesW: tilesW, tilesPerImage: tilesPerImage)
         let bytesPerTile = positions * (cin + cout) * MemoryLayout<Float>.size
-        plan = ChunkPlan(images: n * tilesPerImage, chunk: budgetBytes / bytesPerTile, shared: shared)
+        let tileCount = n * tilesPerImage, fitting = Swift.max(1, budgetBytes / bytesPerTile)
+        // Too few chunks to give each thread its own run them one at a time, their products shared
+        // out: then take every tile in one chunk, within 4x the budget (ResNet-50's 14x14 and 7x7
+        // layers at batch 16: 256 and 64 tiles). Each U[p] is packed once instead of once per chunk,
+        // and each product has all the rows.
+        let oneChunk = !shared && (tileCount + fitting - 1) / fitting < 2 * Threads.available
+            && tileCount * bytesPerTile <= 4 * budgetBytes
+        plan = ChunkPlan(images: tileCount, chunk: oneChunk ? tileCount : fitting, shared: shared)
         tiles = Scratch.buffers(.tiles, floats: positions * plan.chunk * cin, parts: plan.parts)
         products = Scratch.buffers(.products, floats: positions * plan.chunk * cout, parts: plan.parts)
     }
 
     /// `body(part, tiles, V, M)` for every chunk of tiles (numbered over the whole batch), with the
-    /// part's buffers.
-    func forEach(_ body: (Int, Range<Int>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
-        plan.forEach { part, chunk in body(part, chunk, tiles[part], products[part]) }
+    /// part's buffers; `claimed` as `ChunkPlan.forEach`'s.
+    func forEach(claimed: Bool = false,
+                 _ body: (Int, Range<Int>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
+        plan.forEach(claimed: claimed) { part, chunk in body(part, chunk, tiles[part], products[part]) }
     }
 
-    /// `body(p)` for the 36 positions of a chunk of `tileCount` tiles. Below gemm's own threshold for
-    /// splitting a product across threads (Gemm.swift) the pool splits the positions instead; above
-    /// it, gemm splits each product. Inside a part of the plan both run on the part's thread.
-    static func forEachPosition(tileCount: Int, cin: Int, cout: Int, _ body: (Int) -> Void) {
-        let splitPositions = tileCount * cin * cout < 1 << 21
-        parallelFor(positions, grain: splitPositions ? 1 : positions) { range in
+    /// `body(p)` for the 36 positions of a chunk: shared out among the threads, each product whole
+    /// on one thread (splitting every product instead would pack its U[p] once per thread, for
+    /// half the rows). Inside a part of the plan, all on the part's thread.
+    static func forEachPosition(_ body: (Int) -> Void) {
+        parallelFor(positions) { range in
             for p in range { body(p) }
         }
     }

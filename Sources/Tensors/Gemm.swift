@@ -22,8 +22,10 @@ public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: 
     let work = m * n * k
     if parts > 1 && work >= 1 << 21 && max(m, n) >= 2 * 16 {
         if m >= n || m >= 64 * parts {
-            let block = (m + parts - 1) / parts
-            Threads.parallel(parts) { t in
+            // Up to `chunksPerThread` blocks per thread, of 256 rows or more (each block packs B again).
+            let blocks = parts * Swift.max(1, Swift.min(Threads.chunksPerThread, m / (256 * parts)))
+            let block = (m + blocks - 1) / blocks
+            Threads.parallel(blocks) { t in
                 let lo = t * block, rows = min(m, lo + block) - lo
                 guard rows > 0 else { return }
                 let aBlock = transA ? a + lo : a + lo * lda

@@ -43,6 +43,12 @@ public enum Threads {
     /// The threads a call made now would run on: `count`, or 1 from inside a parallel call.
     public static var available: Int { count > 1 && !busy.load(ordering: .relaxed) ? count : 1 }
 
+    /// How many pieces per thread work is cut into where the pieces are cheap to make (the rows of a
+    /// product, the ranges of a loop). The parts of a call go to the threads as they come free, so
+    /// a thread on a slower core takes fewer: on these shared machines one core ran 10% behind the
+    /// other for minutes at a time, and with one piece each the faster thread waited for it.
+    public static let chunksPerThread = 4
+
     /// Runs `body(0)`, ..., `body(parts - 1)`: in parallel on the compute threads (at most `count`
     /// at once), or one after the other on the calling thread when it is inside a parallel body,
     /// or another thread's parallel call is running (then that call has the cores already).
@@ -60,11 +66,12 @@ public enum Threads {
     }
 }
 
-/// Runs `body(range)` over `0..<n` split into at most `Threads.count` contiguous chunks, in
-/// parallel when the work is large enough to pay for it (`grain` items or more per chunk).
+/// Runs `body(range)` over `0..<n` split into contiguous chunks, in parallel when the work is large
+/// enough to pay for it (`grain` items or more per chunk). Up to `Threads.chunksPerThread` chunks
+/// per thread, taken by the threads as they come free.
 @inline(__always)
 public func parallelFor(_ n: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
-    let chunks = Swift.min(Threads.count, Swift.max(1, n / Swift.max(1, grain)))
+    let chunks = Swift.min(Threads.available * Threads.chunksPerThread, Swift.max(1, n / Swift.max(1, grain)))
     if chunks <= 1 {
         body(0..<n)
         return
@@ -206,6 +213,7 @@ final class ComputePool: @unchecked Sendable {
 /// chunks per thread, each thread instead takes a contiguous run of chunks and works through them
 /// alone, with its own scratch buffers, like a rank of its own.
 public struct ChunkPlan {
+    /// Images (or tiles) in all, the most in one chunk, and the number of chunks.
     public let images, chunk, count: Int
     /// Threads that take whole chunks: `Threads.available`, or 1 when there are too few chunks or
     /// `shared` is set (then each operation splits across the threads instead).
@@ -213,20 +221,46 @@ public struct ChunkPlan {
 
     /// - Parameter shared: every chunk split across the threads even when there are enough chunks
     ///   to share out, for work whose parts would each need a large buffer of their own.
+    ///
+    /// Chunks are at most `chunk` images and within one image of each other, and when the threads take
+    /// whole chunks there are as many for each (7 chunks of the same size on 2 threads would leave
+    /// one thread idle for a seventh of the work).
     public init(images: Int, chunk: Int, shared: Bool = false) {
         self.images = images
-        self.chunk = Swift.max(1, chunk)
-        count = (images + self.chunk - 1) / self.chunk
+        let largest = Swift.max(1, chunk)
+        var count = (images + largest - 1) / largest
         let threads = Threads.available
         parts = !shared && count >= 2 * threads ? threads : 1
+        count = Swift.min(images, (count + parts - 1) / parts * parts)
+        self.count = count
+        self.chunk = count > 0 ? (images + count - 1) / count : largest
     }
 
-    /// Runs `body(part, images)` for every chunk, part `p`'s chunks on one thread, in order.
-    public func forEach(_ body: (Int, Range<Int>) -> Void) {
-        Threads.parallel(parts) { part in
-            for c in count * part / parts ..< count * (part + 1) / parts {
-                body(part, c * chunk ..< Swift.min(images, (c + 1) * chunk))
+    /// Runs `body(part, images)` for every chunk, each part on one thread, its chunks in order.
+    ///
+    /// - Parameter claimed: chunks go to the parts as their threads come free (`Threads.chunksPerThread`),
+    ///   for chunks that write only their own images' outputs. Otherwise part `p` takes a fixed run
+    ///   of chunks, so that sums kept per part do not depend on which thread was faster.
+    public func forEach(claimed: Bool = false, _ body: (Int, Range<Int>) -> Void) {
+        if claimed && parts > 1 {
+            withUnsafeTemporaryAllocation(of: Atomic<Int>.self, capacity: 1) { next in
+                next.initializeElement(at: 0, to: Atomic<Int>(0))
+                Threads.parallel(parts) { part in
+                    while true {
+                        let c = next[0].wrappingAdd(1, ordering: .relaxed).oldValue
+                        if c >= count { return }
+                        body(part, range(c))
+                    }
+                }
+                _ = next.moveElement(from: 0)
             }
+            return
+        }
+        Threads.parallel(parts) { part in
+            for c in count * part / parts ..< count * (part + 1) / parts { body(part, range(c)) }
         }
     }
+
+    /// Chunk `c`'s images.
+    private func range(_ c: Int) -> Range<Int> { images * c / count ..< images * (c + 1) / count }
 }

@@ -22,12 +22,13 @@ final class GemmTests: XCTestCase {
     }
 
     func testProductsSplitAcrossThreadsMatchTheNaiveLoop() {
-        // Large enough to be split: by rows (m >= n) and by columns (few rows, many columns, as the
-        // weight gradient of a convolution), every transpose, with and without accumulation.
+        // Large enough to be split: by rows (m >= n; 2100 rows make 8 blocks, the last shorter) and by
+        // columns (few rows, many columns, as the weight gradient of a convolution), every transpose,
+        // with and without accumulation.
         let saved = Threads.count
         Threads.configure(2)
         defer { Threads.configure(saved) }
-        for (m, n, k) in [(300, 70, 129), (24, 700, 150)] {
+        for (m, n, k) in [(300, 70, 129), (2100, 40, 30), (24, 700, 150)] {
             let a = randomTensor([m * k], seed: 11), b = randomTensor([k * n], seed: 12)
             for transA in [false, true] {
                 for transB in [false, true] {

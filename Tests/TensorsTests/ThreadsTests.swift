@@ -105,23 +105,50 @@ final class ThreadsTests: XCTestCase {
     func testChunkPlanCoversEveryImageOnceInOrderWithinAPart() {
         for threads in [1, 2, 3] {
             Threads.configure(threads)
-            let cases = [(1, 1), (5, 1), (5, 2), (7, 3), (12, 2), (3, 8), (512, 2)]
-            for (images, chunk) in cases { for shared in [false, true] {
+            let cases = [(1, 1), (5, 1), (5, 2), (7, 3), (12, 2), (3, 8), (512, 2), (3136, 455), (0, 4)]
+            for (images, chunk) in cases { for shared in [false, true] { for claimed in [false, true] {
+                let label = "\(images)/\(chunk) on \(threads), shared \(shared), claimed \(claimed)"
                 let plan = ChunkPlan(images: images, chunk: chunk, shared: shared)
-                let chunks = (images + chunk - 1) / chunk
-                XCTAssertEqual(plan.count, chunks)
-                XCTAssertEqual(plan.parts, !shared && chunks >= 2 * threads ? threads : 1,
-                               "\(images)/\(chunk) on \(threads), shared \(shared)")
+                let wanted = (images + chunk - 1) / chunk
+                XCTAssertEqual(plan.parts, !shared && wanted >= 2 * threads ? threads : 1, label)
+                XCTAssertLessThanOrEqual(plan.chunk, chunk, label)
+                if plan.parts > 1 && images >= wanted + plan.parts {
+                    XCTAssertEqual(plan.count % plan.parts, 0, "as many chunks for every thread: \(label)")
+                }
                 var seen = [[Range<Int>]](repeating: [], count: plan.parts)
                 let lock = NSLock()
-                plan.forEach { part, range in
+                plan.forEach(claimed: claimed) { part, range in
                     lock.lock(); seen[part].append(range); lock.unlock()
                 }
                 let all = seen.flatMap { $0 }
-                XCTAssertEqual(all.map(\.count).reduce(0, +), images)
-                XCTAssertEqual(all.flatMap { Array($0) }, Array(0..<images), "parts in order, chunks in order")
-                XCTAssertTrue(all.dropLast().allSatisfy { $0.count == chunk })
-            } }
+                XCTAssertEqual(all.count, plan.count, label)
+                XCTAssertEqual(all.sorted { $0.lowerBound < $1.lowerBound }.flatMap { Array($0) }, Array(0..<images),
+                               "every image once: \(label)")
+                for runs in seen {
+                    XCTAssertEqual(runs, runs.sorted { $0.lowerBound < $1.lowerBound }, "a part's chunks in order: \(label)")
+                }
+                if !claimed {
+                    XCTAssertEqual(all.flatMap { Array($0) }, Array(0..<images), "fixed runs, parts in order: \(label)")
+                }
+                let sizes = all.map(\.count)
+                XCTAssertLessThanOrEqual((sizes.max() ?? 0) - (sizes.min() ?? 0), 1, "even chunks: \(label)")
+                XCTAssertEqual(sizes.max() ?? 0, images == 0 ? 0 : plan.chunk, label)
+            } } }
         }
+    }
+
+    func testClaimedChunksGoToTheThreadThatComesFree() {
+        Threads.configure(2)
+        // Part 0's thread is slowed down: with claimed chunks the other takes more than the half a
+        // fixed run would give it.
+        let plan = ChunkPlan(images: 40, chunk: 1)
+        var taken = [0, 0]
+        let lock = NSLock()
+        plan.forEach(claimed: true) { part, _ in
+            if part == 0 { usleep(5_000) }
+            lock.lock(); taken[part] += 1; lock.unlock()
+        }
+        XCTAssertEqual(taken.reduce(0, +), 40)
+        XCTAssertGreaterThan(taken[1], 25, "the free thread should take most chunks, took \(taken)")
     }
 }
