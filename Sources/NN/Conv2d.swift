@@ -144,10 +144,11 @@ public final class Conv2d: Layer, WorkspaceOwner {
             gemm(transB: true, m: g.rows, n: cout, k: patch, a: x.data, b: w, beta: beta, c: y.data)
             return y
         }
-        // Up to `chunksPerThread` chunks per thread within the column budget: claimed chunks balance
-        // the threads only if each takes several.
-        let claimable = g.n / (Threads.available * Threads.chunksPerThread)
-        let plan = ChunkPlan(images: g.n, chunk: Swift.min(imagesPerChunk(g), Swift.max(1, claimable)))
+        // With several threads, up to `chunksPerThread` chunks per thread within the column budget:
+        // claimed chunks balance the threads only if each takes several.
+        let threads = Threads.available
+        let claimable = threads > 1 ? Swift.max(1, g.n / (threads * Threads.chunksPerThread)) : g.n
+        let plan = ChunkPlan(images: g.n, chunk: Swift.min(imagesPerChunk(g), claimable))
         let columns = Scratch.buffers(.columns, floats: plan.chunk * rowsPerImage * patch, parts: plan.parts)
         plan.forEach(claimed: true) { part, images in
             let col = columns[part]

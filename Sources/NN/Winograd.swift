@@ -156,10 +156,10 @@ private struct TiledPass {
         geometry = TileGeometry(h: h, w: w, tilesW: tilesW, tilesPerImage: tilesPerImage)
         let bytesPerTile = positions * (cin + cout) * MemoryLayout<Float>.size
         let tileCount = n * tilesPerImage, fitting = Swift.max(1, budgetBytes / bytesPerTile)
-        // Too few chunks to give each thread its own run them one at a time, their products shared
-        // out: then take every tile in one chunk, within 4x the budget (ResNet-50's 14x14 and 7x7
-        // layers at batch 16: 256 and 64 tiles). Each U[p] is packed once instead of once per chunk,
-        // and each product has all the rows.
+        // With too few chunks for each thread to have its own, the plan runs them one at a time and
+        // shares out their products. Then every tile goes in one chunk, within 4x the budget
+        // (ResNet-50's 14x14 and 7x7 layers at batch 16: 256 and 64 tiles): each U[p] is packed
+        // once instead of once per chunk, and each product has all the rows.
         let oneChunk = !shared && (tileCount + fitting - 1) / fitting < 2 * Threads.available
             && tileCount * bytesPerTile <= 4 * budgetBytes
         plan = ChunkPlan(images: tileCount, chunk: oneChunk ? tileCount : fitting, shared: shared)

@@ -210,8 +210,8 @@ final class ComputePool: @unchecked Sendable {
 ///
 /// A chunk's operations (an im2col and its product, a Winograd transform and its 36 products)
 /// are small: split across threads one at a time, every one pays the split. With at least two
-/// chunks per thread, each thread instead takes a contiguous run of chunks and works through them
-/// alone, with its own scratch buffers, like a rank of its own.
+/// chunks per thread, each thread instead works through whole chunks alone (a fixed run of them, or
+/// each next one as it comes free), with its own scratch buffers, like a rank of its own.
 public struct ChunkPlan {
     /// Images (or tiles) in all, the most in one chunk, and the number of chunks.
     public let images, chunk, count: Int
@@ -219,12 +219,12 @@ public struct ChunkPlan {
     /// `shared` is set (then each operation splits across the threads instead).
     public let parts: Int
 
-    /// - Parameter shared: every chunk split across the threads even when there are enough chunks
-    ///   to share out, for work whose parts would each need a large buffer of their own.
-    ///
     /// Chunks are at most `chunk` images and within one image of each other, and when the threads take
     /// whole chunks there are as many for each (7 chunks of the same size on 2 threads would leave
     /// one thread idle for a seventh of the work).
+    ///
+    /// - Parameter shared: every chunk split across the threads even when there are enough chunks
+    ///   to share out, for work whose parts would each need a large buffer of their own.
     public init(images: Int, chunk: Int, shared: Bool = false) {
         self.images = images
         let largest = Swift.max(1, chunk)
@@ -238,9 +238,9 @@ public struct ChunkPlan {
 
     /// Runs `body(part, images)` for every chunk, each part on one thread, its chunks in order.
     ///
-    /// - Parameter claimed: chunks go to the parts as their threads come free (`Threads.chunksPerThread`),
-    ///   for chunks that write only their own images' outputs. Otherwise part `p` takes a fixed run
-    ///   of chunks, so that sums kept per part do not depend on which thread was faster.
+    /// - Parameter claimed: each chunk goes to the part whose thread comes free first, for chunks
+    ///   that write only their own images' outputs. Otherwise part `p` takes a fixed run of chunks,
+    ///   so that sums kept per part do not depend on which thread was faster.
     public func forEach(claimed: Bool = false, _ body: (Int, Range<Int>) -> Void) {
         if claimed && parts > 1 {
             withUnsafeTemporaryAllocation(of: Atomic<Int>.self, capacity: 1) { next in
