@@ -155,14 +155,15 @@ private struct TiledPass {
         let tilesW = (w + 3) / 4, tilesPerImage = (h + 3) / 4 * tilesW
         geometry = TileGeometry(h: h, w: w, tilesW: tilesW, tilesPerImage: tilesPerImage)
         let bytesPerTile = positions * (cin + cout) * MemoryLayout<Float>.size
-        let tileCount = n * tilesPerImage, fitting = Swift.max(1, budgetBytes / bytesPerTile)
+        let tileCount = n * tilesPerImage
+        let byBudget = ChunkPlan(images: tileCount, chunk: budgetBytes / bytesPerTile, shared: shared)
         // With too few chunks for each thread to have its own, the plan runs them one at a time and
         // shares out their products. Then every tile goes in one chunk, within 4x the budget
         // (ResNet-50's 14x14 and 7x7 layers at batch 16: 256 and 64 tiles): each U[p] is packed
         // once instead of once per chunk, and each product has all the rows.
-        let oneChunk = !shared && (tileCount + fitting - 1) / fitting < 2 * Threads.available
+        let oneChunk = !shared && Threads.available > 1 && byBudget.parts == 1
             && tileCount * bytesPerTile <= 4 * budgetBytes
-        plan = ChunkPlan(images: tileCount, chunk: oneChunk ? tileCount : fitting, shared: shared)
+        plan = oneChunk ? ChunkPlan(images: tileCount, chunk: tileCount) : byBudget
         tiles = Scratch.buffers(.tiles, floats: positions * plan.chunk * cin, parts: plan.parts)
         products = Scratch.buffers(.products, floats: positions * plan.chunk * cout, parts: plan.parts)
     }

@@ -94,17 +94,12 @@ struct BenchStep: ParsableCommand {
     @OptionGroup var options: BenchOptions
     @OptionGroup var network: BenchNetworkOptions
     @Flag(help: "The SimCLR step: two views, 512-512-128 head, NT-Xent, SGD.") var simclr = false
-    @Option(help: "The SimCLR step's BatchNorm statistics under mpirun: sync (across ranks) or local, as pretrain's --bn.")
-    var bn = "sync"
+    @OptionGroup var batchNorm: BatchNormOptions
     @Option(help: "Timed repetitions (median reported).") var iterations = 5
     @Option(help: "Untimed warm-up steps.") var warmup = 2
     @Flag(help: "Instead of images per second, the time per kind of work (conv, BN, im2col, ...) of the SimCLR step (with --simclr) or of the inference forward pass.")
     var profile = false
     @OptionGroup var allReduce: AllReduceOptions
-
-    func validate() throws {
-        guard ["sync", "local"].contains(bn) else { throw ValidationError("--bn takes sync or local, not '\(bn)'") }
-    }
 
     func run() throws {
         let json = options.json
@@ -131,7 +126,7 @@ struct BenchStep: ParsableCommand {
             }
             let results = try StepBenchmark.run(model: model, batch: batchSize, simclr: simclr, warmup: warmup,
                                                 iterations: iterations, bucketFloats: allReduce.bucketFloats,
-                                                syncBatchNorm: bn == "sync", communicator: comm)
+                                                syncBatchNorm: batchNorm.bn == "sync", communicator: comm)
             guard comm.rank == 0 else { return }
             for r in results {
                 var fields: [(String, Any)] = [

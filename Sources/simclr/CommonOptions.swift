@@ -85,6 +85,16 @@ struct RuntimeOptions: ParsableArguments {
 }
 
 /// How the gradient all-reduce of a training step overlaps its backward pass.
+/// `--bn`: BatchNorm statistics across ranks or per rank (pretraining, and the benchmarked SimCLR step).
+struct BatchNormOptions: ParsableArguments {
+    @Option(help: "BatchNorm statistics: sync (across ranks) or local.")
+    var bn = "sync"
+
+    func validate() throws {
+        guard ["sync", "local"].contains(bn) else { throw ValidationError("--bn takes sync or local, not '\(bn)'") }
+    }
+}
+
 struct AllReduceOptions: ParsableArguments {
     @Option(name: .customLong("allreduce-bucket-mb"),
             help: "Gradient megabytes per all-reduce started during the backward pass (0: one all-reduce after it).")

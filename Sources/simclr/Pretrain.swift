@@ -40,8 +40,7 @@ struct Pretrain: ParsableCommand {
     var warmupEpochs: Double?
     @Option(help: "Images per gradient-cache chunk: same loss, a fraction of the memory.")
     var microBatch: Int?
-    @Option(help: "BatchNorm statistics: sync (across ranks) or local.")
-    var bn = "sync"
+    @OptionGroup var batchNorm: BatchNormOptions
     @Option(help: "Colour-jitter strength s; default 1 (for images of 32 px or less too, see the README's study).")
     var strength: Float?
     @Option(help: "Smallest area fraction of a random resized crop (the largest is 1); default 0.3 for images of 32 px or less, else 0.08.")
@@ -66,7 +65,6 @@ struct Pretrain: ParsableCommand {
         guard ["lars", "adam", "adamw", "sgd"].contains(optimizer) else {
             throw ValidationError("unknown --optimizer '\(optimizer)' (expected lars, adam, adamw or sgd)")
         }
-        guard ["sync", "local"].contains(bn) else { throw ValidationError("--bn takes sync or local, not '\(bn)'") }
         if let microBatch, microBatch <= 0 { throw ValidationError("--micro-batch must be positive") }
         if let cropScale, !(cropScale > 0 && cropScale <= 1) { throw ValidationError("--crop-scale must be in (0, 1]") }
     }
@@ -103,7 +101,7 @@ struct Pretrain: ParsableCommand {
                 projectionLayers: projectionLayers, projectionBatchNorm: projectionBatchNorm, optimizer: optimizer,
                 lr: lr ?? Self.defaultLearningRate(optimizer: optimizer, batchSize: batchSize, smallImages: small),
                 weightDecay: weightDecay, warmupEpochs: warmupEpochs ?? min(10, Double(epochs) / 10),
-                microBatch: microBatch, bn: bn, seed: runtime.seed, checkpointEvery: checkpointEvery,
+                microBatch: microBatch, bn: batchNorm.bn, seed: runtime.seed, checkpointEvery: checkpointEvery,
                 knnEvery: knnEvery, knnData: knnData, out: out)
             let stop = StopSignal()
             let trainer = Pretrainer(config: config, communicator: comm, resume: resume,
