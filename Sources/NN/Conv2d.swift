@@ -182,7 +182,20 @@ public final class Conv2d: Layer, WorkspaceOwner {
     }
 
     /// dy: [N, OH, OW, Cout] -> dx: [N, H, W, Cin] (empty when `needsInputGradient` is false)
-    public func backward(_ dy: Tensor) -> Tensor {
+    public func backward(_ dy: Tensor) -> Tensor { backward(dy, addingTo: nil) }
+
+    /// As `backward`, but adds the input gradient into `dx`, which holds the gradient of the same
+    /// input from its other consumer (a downsampling shortcut's, into its block's main path). The
+    /// sum then costs no tensor of its own and no pass over it: a 1x1 stride-2 convolution touches
+    /// only the quarter of `dx` it read, and a 1x1 stride-1 one adds within its product.
+    public func backward(_ dy: Tensor, addingInputGradientTo dx: Tensor) {
+        precondition(needsInputGradient, "Conv2d(\(name)): no input gradient to add")
+        precondition(dx.shape == input?.shape, "Conv2d(\(name)): dx \(dx.shape) does not match the input")
+        _ = backward(dy, addingTo: dx)
+    }
+
+    /// The input gradient goes into `target` (added) when given, else into a new tensor.
+    private func backward(_ dy: Tensor, addingTo target: Tensor?) -> Tensor {
         guard let x = input, let g = geometry else { preconditionFailure("Conv2d(\(name)): backward before forward") }
         precondition(dy.shape == [g.n, g.outH, g.outW, outChannels],
                      "Conv2d(\(name)): dy \(dy.shape) does not match output [\(g.n), \(g.outH), \(g.outW), \(outChannels)]")
@@ -197,8 +210,8 @@ public final class Conv2d: Layer, WorkspaceOwner {
             // dW[Cout, Cin] += dyᵀ · x;  dx[rows, Cin] = dy · W
             gemm(transA: true, m: cout, n: patch, k: g.rows, a: dy.data, b: x.data, beta: 1, c: dW)
             guard needsInputGradient else { return empty }
-            let dx = Tensor(pooled: x.shape)
-            gemm(m: g.rows, n: patch, k: cout, a: dy.data, b: w, c: dx.data)
+            let dx = target ?? Tensor(pooled: x.shape)
+            gemm(m: g.rows, n: patch, k: cout, a: dy.data, b: w, beta: target == nil ? 0 : 1, c: dx.data)
             return dx
         }
         if usesWinograd {
@@ -208,14 +221,16 @@ public final class Conv2d: Layer, WorkspaceOwner {
             let dx = Tensor(pooled: x.shape)
             winograd.inputGradient(dy.data, n: g.n, h: g.h, w: g.w, weights: w, outChannels: cout,
                                    inChannels: inChannels, into: dx.data, budgetBytes: winogradBudgetBytes)
-            return dx
+            guard let target else { return dx }
+            axpy(dx.count, 1, dx.data, target.data)
+            return target
         }
         let plan = ChunkPlan(images: g.n, chunk: imagesPerChunk(g))
         let columns = Scratch.buffers(.columns, floats: plan.chunk * rowsPerImage * patch, parts: plan.parts)
         // Part 0 adds into dW; every other part into its own zeroed partial, added to dW at the end.
         let partials = Scratch.buffers(.partialGradient, floats: cout * patch, parts: plan.parts)
         for part in 1..<plan.parts { partials[part].initialize(repeating: 0, count: cout * patch) }
-        let dx = needsInputGradient ? Tensor(pooled: x.shape) : empty
+        let dx = needsInputGradient ? target ?? Tensor(pooled: x.shape) : empty
         plan.forEach { part, images in
             let rows = images.count * rowsPerImage, col = columns[part]
             let dyChunk = dy.data + images.lowerBound * rowsPerImage * cout
@@ -228,7 +243,7 @@ public final class Conv2d: Layer, WorkspaceOwner {
             gemm(m: rows, n: patch, k: cout, a: dyChunk, b: w, c: col)
             LayerTimings.enter(.columns, part: part)
             // Chunks hold whole images, so each chunk's col2im writes its images' gradient outright.
-            col2im(g, col: col, dx: dx.data, images: images, accumulate: false)
+            col2im(g, col: col, dx: dx.data, images: images, accumulate: target != nil)
         }
         for part in 1..<plan.parts { axpy(cout * patch, 1, partials[part], dW) }
         return dx

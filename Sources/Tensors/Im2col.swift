@@ -18,6 +18,50 @@ public struct ConvGeometry: Equatable, Sendable {
     public var rows: Int { n * outH * outW }
     /// Columns of the column matrix: one per weight of an output channel.
     public var patch: Int { kh * kw * c }
+    /// A 1x1 kernel without padding (a downsampling shortcut): each output position reads one
+    /// pixel, every `stride`-th of every `stride`-th row.
+    public var isPointwiseSampling: Bool { kh == 1 && kw == 1 && padding == 0 }
+}
+
+/// `im2col` for a 1x1 kernel without padding: a gather of every `stride`-th pixel, `c` floats each.
+private func pointwiseIm2col(_ g: ConvGeometry, x: UnsafePointer<Float>, col: UnsafeMutablePointer<Float>,
+                             images: Range<Int>) {
+    let (h, w, c, oh, ow, stride) = (g.h, g.w, g.c, g.outH, g.outW, g.stride)
+    parallelFor(images.count * oh, grain: 4) { range in
+        for r in range {
+            let n = images.lowerBound + r / oh, oy = r % oh
+            let source = x + ((n * h + oy * stride) * w) * c
+            let dst = col + r * ow * c
+            for ox in 0..<ow { copyFloats(dst + ox * c, source + ox * stride * c, c) }
+        }
+    }
+}
+
+/// `col2im` for a 1x1 kernel without padding: each sampled pixel takes its one column row, and
+/// every other pixel is zero (overwriting) or left as it is (accumulating; those rows are skipped).
+private func pointwiseCol2im(_ g: ConvGeometry, col: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
+                             images: Range<Int>, accumulate: Bool) {
+    let (h, w, c, oh, ow, stride) = (g.h, g.w, g.c, g.outH, g.outW, g.stride)
+    parallelFor(images.count * h, grain: 4) { range in
+        for r in range {
+            let local = r / h, iy = r % h
+            let dst = dx + ((images.lowerBound + local) * h + iy) * w * c
+            guard iy % stride == 0 else {
+                if !accumulate { dst.initialize(repeating: 0, count: w * c) }
+                continue
+            }
+            let source = col + (local * oh + iy / stride) * ow * c
+            for ix in 0..<w {
+                let pixel = dst + ix * c
+                if ix % stride == 0 {
+                    let entry = source + ix / stride * c
+                    if accumulate { addFloats(pixel, entry, c) } else { copyFloats(pixel, entry, c) }
+                } else if !accumulate {
+                    zeroFloats(pixel, c)
+                }
+            }
+        }
+    }
 }
 
 /// Fills `col: [rows(images), kh*kw*C]` for `images` of `x: [N, H, W, C]`.
@@ -27,6 +71,10 @@ public struct ConvGeometry: Equatable, Sendable {
 /// the padding on either side zero-filled, and no test per tap.
 public func im2col(_ g: ConvGeometry, x: UnsafePointer<Float>, col: UnsafeMutablePointer<Float>,
                    images: Range<Int>) {
+    if g.isPointwiseSampling {
+        pointwiseIm2col(g, x: x, col: col, images: images)
+        return
+    }
     let (h, w, c, oh, ow) = (g.h, g.w, g.c, g.outH, g.outW)
     let (kh, kw, stride, padding) = (g.kh, g.kw, g.stride, g.padding)
     let patch = g.patch, run = kw * c
@@ -63,6 +111,10 @@ public func im2col(_ g: ConvGeometry, x: UnsafePointer<Float>, col: UnsafeMutabl
 /// written once. Pixels are independent, so rows of pixels run in parallel.
 public func col2im(_ g: ConvGeometry, col: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
                    images: Range<Int>, accumulate: Bool = true) {
+    if g.isPointwiseSampling {
+        pointwiseCol2im(g, col: col, dx: dx, images: images, accumulate: accumulate)
+        return
+    }
     let (h, w, c, oh, ow) = (g.h, g.w, g.c, g.outH, g.outW)
     let (kh, kw, stride, padding) = (g.kh, g.kw, g.stride, g.padding)
     let patch = g.patch
@@ -146,6 +198,20 @@ private func copyFloats(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer
     }
     while i < n {
         dst[i] = src[i]
+        i += 1
+    }
+}
+
+/// `dst[i] += src[i]` over `n` floats.
+@inline(__always)
+private func addFloats(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int) {
+    var i = 0
+    while i + 16 <= n {
+        store16(dst + i, load16(dst + i) + load16(src + i))
+        i += 16
+    }
+    while i < n {
+        dst[i] += src[i]
         i += 1
     }
 }

@@ -169,6 +169,38 @@ final class Conv2dTests: XCTestCase {
         assertClose(twice, once.map { 2 * $0 }, rtol: 1e-5, atol: 1e-6)
     }
 
+    /// Adding the input gradient into another one (a shortcut's into its block's main path) gives
+    /// that gradient plus `backward`'s, and the same parameter gradients: every im2col geometry (the
+    /// 1x1 ones with their own gather and scatter), the pointwise product and the Winograd path, in
+    /// one chunk and one image per chunk, on 1 and 2 threads.
+    func testAddingInputGradientEqualsBackwardPlusTheOtherGradient() {
+        let cases = geometries.map { ($0.0, $0.1, $0.2, 3) } + [(3, 1, 1, 16)]
+        for threads in [1, 2] {
+            Threads.configure(threads)
+            for (k, s, p, channels) in cases {
+                for budget in [32 << 20, 1] {
+                    let (conv, store) = build { Conv2d($0, name: "c", inChannels: channels, outChannels: channels,
+                                                       kernelSize: k, stride: s, padding: p) }
+                    conv.columnBudgetBytes = budget
+                    let label = "k\(k) s\(s) p\(p) c\(channels) budget \(budget) threads \(threads)"
+                    XCTAssertEqual(conv.usesWinograd, channels == 16, label)
+                    let x = randomTensor([3, 9, 8, channels], seed: 20)
+                    let y = conv.forward(x, mode: .training)
+                    let dy = randomTensor(y.shape, seed: 21)
+                    store.zeroGrad()
+                    let alone = conv.backward(dy).array
+                    let dW = Array(UnsafeBufferPointer(start: conv.weight.grad, count: conv.weight.count))
+                    let other = randomTensor(x.shape, seed: 22), sum = other.clone()
+                    store.zeroGrad()
+                    conv.backward(dy, addingInputGradientTo: sum)
+                    assertClose(sum.array, zip(alone, other.array).map { $0 + $1 }, rtol: 1e-5, atol: 1e-6, "dx \(label)")
+                    XCTAssertEqual(Array(UnsafeBufferPointer(start: conv.weight.grad, count: conv.weight.count)), dW,
+                                   "dW \(label)")
+                }
+            }
+        }
+    }
+
     func testWithoutInputGradientParameterGradientsAreUnchanged() {
         for (k, s, p, _) in geometries {
             let (conv, store) = build { Conv2d($0, name: "c", inChannels: 2, outChannels: 3, kernelSize: k,

@@ -3,10 +3,11 @@ import TestSupport
 import XCTest
 
 /// The fast im2col/col2im against the plain reference loops: equal bit for bit, for the ResNet
-/// geometries and odd ones, channel counts below, at and above the 16-float vector width, and a
-/// range of images that does not start at 0.
+/// geometries (the 1x1 ones with their own gather and scatter) and odd ones, channel counts below,
+/// at and above the 16-float vector width, and a range of images that does not start at 0.
 final class Im2colTests: XCTestCase {
-    private let geometries = [(3, 1, 1), (3, 2, 1), (1, 2, 0), (7, 2, 3), (3, 1, 0), (2, 3, 1), (5, 1, 4)]
+    private let geometries = [(3, 1, 1), (3, 2, 1), (1, 2, 0), (1, 3, 0), (1, 1, 0), (7, 2, 3), (3, 1, 0), (2, 3, 1),
+                              (5, 1, 4)]
 
     func testIm2colEqualsReference() {
         for (k, stride, padding) in geometries {

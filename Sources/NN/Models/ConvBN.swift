@@ -28,4 +28,9 @@ final class ConvBN: WorkspaceOwner {
     func backward(_ dy: Tensor, overwriting: Bool = false) -> Tensor {
         conv.backward(bn.backward(dy, overwriting: overwriting))
     }
+
+    /// As `backward`, adding dx into `inputGradient` (`Conv2d.backward(_:addingInputGradientTo:)`).
+    func backward(_ dy: Tensor, overwriting: Bool = false, addingInputGradientTo inputGradient: Tensor) {
+        conv.backward(bn.backward(dy, overwriting: overwriting), addingInputGradientTo: inputGradient)
+    }
 }

@@ -28,10 +28,13 @@ final class Shortcut: WorkspaceOwner {
     /// path's input gradient, which the block owns through its first convolution. The last use of
     /// `dSum`: the downsampling BatchNorm overwrites it.
     func addInputGradient(_ dSum: Tensor, into dx: Tensor) {
-        let dShort = downsample?.backward(dSum, overwriting: true) ?? dSum
-        precondition(dShort.shape == dx.shape, "ResidualBlock: shortcut gradient \(dShort.shape) vs \(dx.shape)")
+        if let downsample {
+            downsample.backward(dSum, overwriting: true, addingInputGradientTo: dx)
+            return
+        }
+        precondition(dSum.shape == dx.shape, "ResidualBlock: shortcut gradient \(dSum.shape) vs \(dx.shape)")
         let outerKind = LayerTimings.enter(.activation)
         defer { LayerTimings.enter(outerKind) }
-        axpy(dx.count, 1, dShort.data, dx.data)
+        axpy(dx.count, 1, dSum.data, dx.data)
     }
 }

@@ -4,11 +4,16 @@ import Tensors
 
 /// Forward and backward GFLOP/s of each distinct convolution of a ResNet, beside the rate sgemm alone
 /// reaches on the same matrix shapes: how close the convolutions come to the machine's matrix speed.
+///
+/// A block's downsampling shortcut is timed as the network runs it: its backward pass adds the input
+/// gradient into the main path's (`Conv2d.backward(_:addingInputGradientTo:)`).
 public enum ConvBenchmark {
     public struct Shape: Hashable {
         public var inChannels, outChannels, kernel, stride, padding, size: Int
+        /// Whether this is a block's downsampling shortcut.
+        public var shortcut = false
         public var label: String {
-            "\(inChannels)->\(outChannels) \(kernel)x\(kernel)/\(stride) @\(size)x\(size)"
+            "\(inChannels)->\(outChannels) \(kernel)x\(kernel)/\(stride) @\(size)x\(size)" + (shortcut ? " shortcut" : "")
         }
     }
 
@@ -53,7 +58,8 @@ public enum ConvBenchmark {
                     add(Shape(inChannels: planes, outChannels: planes, kernel: 3, stride: 1, padding: 1, size: after))
                 }
                 if stride != 1 || channels != out {
-                    add(Shape(inChannels: channels, outChannels: out, kernel: 1, stride: stride, padding: 0, size: size))
+                    add(Shape(inChannels: channels, outChannels: out, kernel: 1, stride: stride, padding: 0, size: size,
+                              shortcut: true))
                 }
                 size = (size - 1) / stride + 1
                 channels = out
@@ -70,6 +76,7 @@ public enum ConvBenchmark {
         let x = StepBenchmark.randomInput([batch, shape.size, shape.size, shape.inChannels], seed: 1)
         let y = conv.forward(x, mode: .training)
         let dy = StepBenchmark.randomInput(y.shape, seed: 2)
+        let dxMain = StepBenchmark.randomInput(x.shape, seed: 5)
         let rows = Double(y.count / shape.outChannels)
         let patch = shape.kernel * shape.kernel * shape.inChannels
         let flops = 2 * rows * Double(shape.outChannels * patch)
@@ -80,7 +87,10 @@ public enum ConvBenchmark {
         let c = Tensor(zeros: [m, n]), dW = Tensor(zeros: [n, k])
         let steps: [() -> Void] = [
             { _ = conv.forward(x, mode: .training) },
-            { _ = conv.forward(x, mode: .training); _ = conv.backward(dy) },
+            {
+                _ = conv.forward(x, mode: .training)
+                if shape.shortcut { conv.backward(dy, addingInputGradientTo: dxMain) } else { _ = conv.backward(dy) }
+            },
             { gemm(transB: true, m: m, n: n, k: k, a: a.data, b: w.data, c: c.data) },
             {
                 gemm(transA: true, m: n, n: k, k: m, a: c.data, b: a.data, beta: 1, c: dW.data)
