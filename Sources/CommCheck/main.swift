@@ -132,30 +132,36 @@ final class CommCheck {
 
     /// A gradient buffer reduced bucket by bucket, as a backward pass does it: offsets reported from
     /// the end towards the start, a blocking all-reduce (a synchronised BatchNorm's) and progress
-    /// between them, then the wait.
-    func bucketedAllReduce(count: Int, bucket: Int) {
+    /// between them, then the wait. Paced, twice: the second pass starts its pieces after the
+    /// blocking all-reduces.
+    func bucketedAllReduce(count: Int, bucket: Int, paced: Bool = false) {
         let buffer = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
         defer { buffer.deallocate() }
         let weight = Float(rank + 1)
-        for i in 0..<count { buffer[i] = weight * Float(i % 1_000) }
         let reduction = BucketedAllReduce(communicator: comm, buffer: buffer, count: count, bucketFloats: bucket)
-        reduction.begin()
-        var statistic = [Float(rank)], reductions = 0
-        for offset in stride(from: count, through: 0, by: -max(1, count / 13)) {
-            reduction.ready(from: offset)
-            comm.allReduceSum(&statistic, count: 1)
-            reductions += 1
+        reduction.paced = paced
+        for pass in 0..<(paced ? 2 : 1) {
+            var statistic = [Float(rank)], reductions = 0
+            for i in 0..<count { buffer[i] = weight * Float(i % 1_000) }
+            reduction.begin()
+            for offset in stride(from: count, through: 0, by: -max(1, count / 13)) {
+                reduction.ready(from: offset)
+                comm.allReduceSum(&statistic, count: 1)
+                reduction.synchronised()
+                reductions += 1
+            }
+            reduction.finish()
+            if corrupt && count > 1 { buffer[count / 3] += 1 }
+            let ranksSum = Float(size * (size + 1) / 2)
+            for i in 0..<count where buffer[i] != ranksSum * Float(i % 1_000) {
+                fail("bucketed allReduceSum count \(count) bucket \(bucket) paced \(paced) pass \(pass): element \(i) "
+                     + "is \(buffer[i]), expected \(ranksSum * Float(i % 1_000))")
+                break
+            }
+            // The first reduction of 1 float gives 0 + 1 + ... + (size - 1); each later one multiplies by size.
+            let expected = Float((0..<size).reduce(0, +)) * pow(Float(size), Float(reductions - 1))
+            if statistic[0] != expected { fail("the all-reduces between buckets gave \(statistic[0]), expected \(expected)") }
         }
-        reduction.finish()
-        if corrupt && count > 1 { buffer[count / 3] += 1 }
-        let ranksSum = Float(size * (size + 1) / 2)
-        for i in 0..<count where buffer[i] != ranksSum * Float(i % 1_000) {
-            fail("bucketed allReduceSum count \(count) bucket \(bucket): element \(i) is \(buffer[i]), "
-                 + "expected \(ranksSum * Float(i % 1_000))")
-        }
-        // The first reduction of 1 float gives 0 + 1 + ... + (size - 1); each later one multiplies by size.
-        let expected = Float((0..<size).reduce(0, +)) * pow(Float(size), Float(reductions - 1))
-        if statistic[0] != expected { fail("the all-reduces between buckets gave \(statistic[0]), expected \(expected)") }
     }
 
     func allReduceDoubles() {
@@ -196,7 +202,10 @@ final class CommCheck {
         for count in counts {
             broadcast(count: count)
             allReduceSum(count: count)
-            for bucket in [1, 300, 1 << 20] { bucketedAllReduce(count: count, bucket: bucket) }
+            for bucket in [1, 300, 1 << 20] {
+                bucketedAllReduce(count: count, bucket: bucket)
+                bucketedAllReduce(count: count, bucket: bucket, paced: true)
+            }
             allGather(count: count, inPlace: false)
             allGather(count: count, inPlace: true)
         }
@@ -260,6 +269,7 @@ if options.hangRank != nil || options.freezeRank != nil || options.watchdogSecon
 // About a ResNet-18 gradient, with an odd length; then in 1 MB buckets.
 check.allReduceSum(count: 11_000_003)
 check.bucketedAllReduce(count: 11_000_003, bucket: 1 << 18)
+check.bucketedAllReduce(count: 11_000_003, bucket: 1 << 18, paced: true)
 watchdog?.heartbeat()
 
 // Split every call into pieces of 7 elements, so that the paths for counts above Int32.max run.

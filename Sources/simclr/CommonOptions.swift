@@ -97,7 +97,7 @@ struct BatchNormOptions: ParsableArguments {
 
 struct AllReduceOptions: ParsableArguments {
     @Option(name: .customLong("allreduce-bucket-mb"),
-            help: "Gradient megabytes per all-reduce started during the backward pass (0: one all-reduce after it).")
+            help: "Gradient megabytes per all-reduce started during the backward pass (0: one all-reduce after it). With synchronised BatchNorm the pieces follow its all-reduces instead.")
     var bucketMB = Double(BucketedAllReduce.defaultBucketFloats * 4) / 1_000_000
 
     func validate() throws {

@@ -115,12 +115,9 @@ public enum StepBenchmark {
         let net = SimCLRNetwork(model: model, projectionHidden: projectionHidden,
                                 projectionDimension: projectionDimension, projectionLayers: 2,
                                 projectionBatchNorm: false, seed: 0)
-        if syncBatchNorm && comm.size > 1 {
-            for bn in net.batchNorms { bn.reducer = { p, n in comm.allReduceSum(p, count: n) } }
-        }
         let optimizer = try SGD(store: net.store, momentum: 0.9, weightDecay: 5e-4)
         let step = SimCLRStep(net: net, comm: comm, temperature: 0.5, localBatch: local, microBatch: nil,
-                              bucketFloats: bucketFloats)
+                              bucketFloats: bucketFloats, syncBatchNorm: syncBatchNorm)
         let x = randomInput([2 * local, model.imageSize, model.imageSize, model.inputChannels], seed: UInt64(comm.rank))
         return (step, optimizer, x)
     }

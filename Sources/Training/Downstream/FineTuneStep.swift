@@ -17,7 +17,7 @@ import Tensors
 /// guarantees it, also for the last, partial batch), so `CrossEntropyLoss`'s gradient of the local
 /// mean times 1/P is each rank's part of the global mean's gradient and the summed gradients are
 /// those of one process with the whole batch. With a trained encoder its BatchNorm layers are
-/// synchronised (their reducers set by the caller), so their statistics are the global batch's too.
+/// synchronised, so their statistics are the global batch's too.
 final class FineTuneStep {
     let classifier: Classifier
     let comm: Communicator
@@ -41,6 +41,7 @@ final class FineTuneStep {
         reduction = BucketedAllReduce(communicator: comm, buffer: store.grads, count: store.count,
                                       bucketFloats: trainEncoder ? bucketFloats : nil)
         if trainEncoder { classifier.encoder.gradientsReady = { [reduction] in reduction.ready(from: $0) } }
+        if trainEncoder && comm.size > 1 { reduction.synchroniseStatistics(of: classifier.encoder.batchNorms) }
     }
 
     /// x: [b, H, W, C] and its b labels. Returns this rank's loss sum (mean loss · b) and correct count.

@@ -104,9 +104,6 @@ public final class FineTuner {
             log("encoder weights loaded" + (notes.isEmpty ? "" : " (\(notes.joined(separator: "; ")))"))
         }
         let trainEncoder = config.mode == "full"
-        if trainEncoder && comm.size > 1 {
-            for bn in classifier.encoder.batchNorms { bn.reducer = { [comm] p, n in comm.allReduceSum(p, count: n) } }
-        }
         let trainedStore = trainEncoder ? classifier.encoderStore : classifier.headStore
         optimizer = try makeOptimizer(trainedStore)
 

@@ -74,9 +74,6 @@ public final class Pretrainer {
                                 projectionLayers: config.projectionLayers,
                                 projectionBatchNorm: config.projectionBatchNorm, seed: config.seed)
         let store = net.store
-        if config.bn == "sync" && config.microBatch == nil && ranks > 1 {
-            for bn in net.batchNorms { bn.reducer = { [comm] p, n in comm.allReduceSum(p, count: n) } }
-        }
         let optimizer = try makeOptimizer(store)
         let warmup = min(Int((config.warmupEpochs * Double(stepsPerEpoch)).rounded()), totalSteps - 1)
         let schedule = try WarmupCosine(baseLR: config.lr, warmupSteps: max(warmup, 0), totalSteps: totalSteps)
@@ -113,7 +110,8 @@ public final class Pretrainer {
                                 rank: rank, worldSize: ranks, seed: config.seed, shuffle: true, dropLast: true,
                                 workers: workers)
         let step = SimCLRStep(net: net, comm: comm, temperature: config.temperature, localBatch: localBatch,
-                              microBatch: config.microBatch, bucketFloats: bucketFloats)
+                              microBatch: config.microBatch, bucketFloats: bucketFloats,
+                              syncBatchNorm: config.bn == "sync" && config.microBatch == nil)
         let watchdog = Watchdog(communicator: comm, deadline: Watchdog.deadline(stepSeconds: []))
         if ranks > 1 { watchdog.start() }
         defer { watchdog.stop() }

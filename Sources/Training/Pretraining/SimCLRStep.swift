@@ -26,15 +26,19 @@ final class SimCLRStep {
     private var dCanonical = Workspace(), dzLocal = Workspace(), chunkInput = Workspace(), dzChunk = Workspace()
     private var savedBuffers: [Float] = []
 
-    /// - Parameter bucketFloats: gradient floats per all-reduce started during the backward pass;
-    ///   nil for one all-reduce after it.
+    /// - Parameters:
+    ///   - bucketFloats: gradient floats per all-reduce started during the backward pass; nil for one
+    ///     all-reduce after it.
+    ///   - syncBatchNorm: whether the network's BatchNorm statistics are the global batch's (with
+    ///     more than one rank; the buckets are then paced by their all-reduces).
     init(net: SimCLRNetwork, comm: Communicator, temperature: Float, localBatch: Int, microBatch: Int?,
-         bucketFloats: Int?) {
+         bucketFloats: Int?, syncBatchNorm: Bool) {
         self.net = net
         self.comm = comm
         reduction = BucketedAllReduce(communicator: comm, buffer: net.store.grads, count: net.store.count,
                                       bucketFloats: bucketFloats)
         net.gradientsReady = { [reduction] offset in reduction.ready(from: offset) }
+        if syncBatchNorm && comm.size > 1 { reduction.synchroniseStatistics(of: net.batchNorms) }
         loss = try! NTXentLoss(temperature: temperature)
         self.localBatch = localBatch
         chunk = microBatch
