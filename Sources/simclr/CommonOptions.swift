@@ -84,7 +84,6 @@ struct RuntimeOptions: ParsableArguments {
     var resolvedThreads: Int { computeThreads(threads) }
 }
 
-/// How the gradient all-reduce of a training step overlaps its backward pass.
 /// `--bn`: BatchNorm statistics across ranks or per rank (pretraining, and the benchmarked SimCLR step).
 struct BatchNormOptions: ParsableArguments {
     @Option(help: "BatchNorm statistics: sync (across ranks) or local.")
@@ -95,6 +94,7 @@ struct BatchNormOptions: ParsableArguments {
     }
 }
 
+/// How the gradient all-reduce of a training step overlaps its backward pass.
 struct AllReduceOptions: ParsableArguments {
     @Option(name: .customLong("allreduce-bucket-mb"),
             help: "Gradient megabytes per all-reduce started during the backward pass (0: one all-reduce after it). With synchronised BatchNorm the pieces follow its all-reduces instead.")
