@@ -31,7 +31,10 @@ let package = Package(
         .target(name: "Formats", dependencies: [], swiftSettings: optimized),
         .target(name: "Images", dependencies: ["Tensors", "CJPEG", "CZlib"], swiftSettings: optimized),
         .target(name: "Distributed", dependencies: ["CMPI"], swiftSettings: optimized),
-        .target(name: "Training", dependencies: ["Tensors", "NN", "Optim", "Images", "Distributed", "Formats"],
+        .target(name: "Training", dependencies: [
+            "Tensors", "NN", "Optim", "Images", "Distributed", "Formats",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ],
                 swiftSettings: optimized),
         .executableTarget(name: "simclr", dependencies: [
             "Training", "Tensors", "NN", "Images", "Distributed",
@@ -51,7 +54,9 @@ let package = Package(
         .testTarget(name: "ImagesTests", dependencies: ["Images", "TestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"],
+        .testTarget(name: "TrainingTests", dependencies: [
+            "Training", "TestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ],
                     resources: [.copy("Fixtures")]),
     ],
     // Numeric kernels share raw pointers across worker threads by design; Swift 5 mode keeps the

@@ -28,4 +28,35 @@ enum JSONValue {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return try encoder.encode(value)
     }
+
+    /// Decodes a stored value (a run's config, a file's metadata). A field that is missing or does
+    /// not parse is one line naming `source` (the file, and the metadata key) and the field's path.
+    static func decode<T: Decodable>(_ type: T.Type, from json: String, source: String) throws -> T {
+        do {
+            return try JSONDecoder().decode(type, from: Data(json.utf8))
+        } catch let error as DecodingError {
+            throw TrainingError.invalidOption("\(source): \(describe(error))")
+        }
+    }
+
+    /// A decoding error as the field it concerns and what is wrong with it.
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ keys: [CodingKey]) -> String {
+            keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+                .replacingOccurrences(of: ".[", with: "[")
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            return "key '\(path(context.codingPath + [key]))' is missing"
+        case .valueNotFound(_, let context):
+            return "key '\(path(context.codingPath))' is null"
+        case .typeMismatch(let type, let context):
+            return "key '\(path(context.codingPath))' is not a \(type)"
+        case .dataCorrupted(let context):
+            return context.codingPath.isEmpty ? "not valid JSON"
+                : "key '\(path(context.codingPath))': \(context.debugDescription)"
+        @unknown default:
+            return "\(error)"
+        }
+    }
 }

@@ -25,11 +25,9 @@ struct BenchOptions: ParsableArguments {
 
     /// Configures this process's compute threads from the options.
     func configureThreads() {
-        Threads.configure(computeThreads(threads), waiting: threadPool)
+        Threads.configure(ComputeOptions.threads(threads), waiting: threadPool)
     }
 }
-
-extension Threads.Waiting: ExpressibleByArgument {}
 
 /// Prints one result as a JSON line or as an aligned text row.
 func emit(_ fields: [(String, Any)], json: Bool) {
@@ -126,13 +124,13 @@ struct BenchStep: ParsableCommand {
             }
             let results = try StepBenchmark.run(model: model, batch: batchSize, simclr: simclr, warmup: warmup,
                                                 iterations: iterations, bucketFloats: allReduce.bucketFloats,
-                                                syncBatchNorm: batchNorm.bn == "sync", communicator: comm)
+                                                syncBatchNorm: batchNorm.bn == .sync, communicator: comm)
             guard comm.rank == 0 else { return }
             for r in results {
                 var fields: [(String, Any)] = [
                     ("mode", r.mode), ("images_per_second", r.imagesPerSecond), ("ranks", r.ranks),
                     ("threads", Threads.count), ("thread_pool", Threads.waiting.rawValue), ("blas", BLASKernel.coreName),
-                    ("arch", model.arch), ("width", model.width), ("image_size", model.imageSize), ("batch", batchSize),
+                    ("arch", model.arch.rawValue), ("width", model.width), ("image_size", model.imageSize), ("batch", batchSize),
                     ("communication_share", r.communicationShare), ("peak_rss_mb", r.peakResidentMegabytes)]
                 fields += r.heldMegabytes.map { ("\($0.part)_mb", ($0.megabytes * 10).rounded() / 10) }
                 fields.append(("step_seconds", r.stepSeconds.map { ($0 * 1000).rounded() / 1000 }))
@@ -144,11 +142,8 @@ struct BenchStep: ParsableCommand {
 
 /// The network and batch a benchmark runs (random inputs of that shape).
 struct BenchNetworkOptions: ParsableArguments {
-    @Option(help: "resnet18, resnet34 or resnet50.") var arch = "resnet18"
-    @Option(help: "auto (cifar for 64 px or less), imagenet or cifar.") var stem = "auto"
-    @Option(help: "Width multiplier.") var width: Double = 1
+    @OptionGroup var network: ModelOptions
     @Option(help: "Input channels.") var channels = 3
-    @Option(help: "Input side.") var imageSize = 32
     @Option(help: "Images per step (over all ranks).") var batchSize = 256
     @Option(help: "3x3 stride-1 convolutions with 16 or more channels by winograd (F(4x4, 3x3), the default) or im2col.") var conv3x3 = "winograd"
 
@@ -172,7 +167,11 @@ struct BenchNetworkOptions: ParsableArguments {
         Conv2d.useWinograd = conv3x3 == "winograd"
         Conv2d.useDirectConvolution = firstLayer == "direct" && CPU.hasAVX2AndFMA
         Conv2d.winogradMinimumChannels = winogradMinChannels
-        return try ModelSpec(arch: arch, width: width, stem: ModelSpec.resolveStem(stem, imageSize: imageSize),
-                      inputChannels: channels, imageSize: imageSize, mean: [], std: [])
+        return ModelSpec(arch: network.arch ?? .resnet18, width: network.width ?? 1,
+                         stem: (network.stem ?? .auto).resolve(imageSize: imageSize), inputChannels: channels,
+                         imageSize: imageSize, mean: [], std: [])
     }
+
+    /// `--image-size`, 32 when left out (random inputs have no size of their own).
+    var imageSize: Int { network.imageSize ?? 32 }
 }

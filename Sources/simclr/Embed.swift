@@ -19,7 +19,7 @@ struct Embed: ParsableCommand {
     @OptionGroup var dataOptions: DataOptions
 
     @Option(help: "train or test.")
-    var split = "train"
+    var split: DatasetSplit = .train
     @Option(help: "The .npy file to write (sidecars go beside it).")
     var out: String
     @Option(help: "Also draw the first two principal components, coloured by class, into this SVG.")
@@ -30,19 +30,18 @@ struct Embed: ParsableCommand {
     @OptionGroup var runtime: RuntimeOptions
 
     func validate() throws {
-        guard DatasetSplit(rawValue: split) != nil else { throw ValidationError("--split takes train or test, not '\(split)'") }
         guard out.hasSuffix(".npy") else { throw ValidationError("--out must name a .npy file") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
     }
 
     func run() throws {
         try runJob { _ in
-            Threads.configure(runtime.resolvedThreads)
-            let encoder = try encoderOptions.open(seed: runtime.seed)
-            let dataset = try openDataset(path: dataOptions.data, format: dataOptions.datasetFormat,
-                                          split: DatasetSplit(rawValue: split) ?? .train, options: encoder.datasetOptions)
+            Threads.configure(runtime.compute.resolvedThreads)
+            let encoder = try encoderOptions.open(seed: runtime.seed) { writeError($0 + "\n") }
+            let dataset = try openDataset(path: dataOptions.data, format: dataOptions.format, split: split,
+                                          options: encoder.datasetOptions)
             writeError("embedding \(dataset.count) images of \(dataset.name)\n")
-            let (features, labels) = try encoder.features(of: dataset, batchSize: batchSize, workers: runtime.workers)
+            let (features, labels) = try encoder.features(of: dataset, batchSize: batchSize, workers: runtime.compute.workers)
             let files = try EmbeddingExport.write(features: features, labels: labels, dataset: dataset,
                                                   to: URL(fileURLWithPath: out))
             print("\(files.npy.path): \(features.shape[0]) x \(features.shape[1]) float32")
@@ -51,7 +50,7 @@ struct Embed: ParsableCommand {
                 let name = URL(fileURLWithPath: encoderOptions.weights).lastPathComponent
                 let scatter = EmbeddingExport.scatterPlot(
                     features: features, labels: labels, classNames: dataset.classNames,
-                    title: "PCA of \(features.shape[0]) embeddings (\(name), \(split) split)")
+                    title: "PCA of \(features.shape[0]) embeddings (\(name), \(split.rawValue) split)")
                 do {
                     try Data(scatter.svg().utf8).write(to: URL(fileURLWithPath: plot), options: .atomic)
                 } catch {

@@ -102,8 +102,8 @@ final class FineTuneDistributedTests: XCTestCase {
         let out = folder.appendingPathComponent("run").path
         for (arguments, expected) in [
             (["--mode", "full"], "give --weights FILE"),
-            (["--mode", "sideways", "--init", "random"], "--mode takes full or linear"),
-            (["--mode", "full", "--init", "random", "--optimizer", "lbfgs"], "--optimizer lbfgs needs"),
+            (["--mode", "sideways", "--init", "random"], "'sideways' is invalid for '--mode"),
+            (["--mode", "full", "--init", "random", "--optimizer", "lbfgs"], "--optimizer lbfgs fits a logistic regression"),
             (["--mode", "linear", "--weights", bogus.path], "is not a safetensors file"),
         ] {
             let result = try ChildProcess.run([binary, "finetune", "--data", data, "--out", out] + arguments,

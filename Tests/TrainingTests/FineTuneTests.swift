@@ -1,3 +1,4 @@
+import ArgumentParser
 import Distributed
 import Formats
 import Foundation
@@ -27,7 +28,7 @@ final class FineTuneTests: XCTestCase {
 
     // MARK: Fixtures
 
-    static let model = ModelSpec(arch: "resnet18", width: 0.0625, stem: "cifar", inputChannels: 3, imageSize: 16,
+    static let model = ModelSpec(arch: .resnet18, width: 0.0625, stem: .cifar, inputChannels: 3, imageSize: 16,
                                  mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25])
 
     /// The synthetic set in small: `count` training images (a quarter as many in its test split).
@@ -40,11 +41,11 @@ final class FineTuneTests: XCTestCase {
         return options
     }
 
-    func config(_ out: String, mode: String, weights: URL?, data: String? = nil, options: DatasetOptions = synthetic(),
-                optimizer: String = "adam", lr: Float? = nil, batch: Int = 16, epochs: Int = 2,
-                scheduler: String = "plateau", patience: Int = 3, factor: Double = 0.1, labelFraction: Double = 1,
-                augment: String? = nil) -> FineTuneConfig {
-        FineTuneConfig(data: data, format: data == nil ? "auto" : "idx", datasetOptions: options, mode: mode,
+    func config(_ out: String, mode: FineTuneMode, weights: URL?, data: String? = nil, options: DatasetOptions = synthetic(),
+                optimizer: FineTuneOptimizer = .adam, lr: Float? = nil, batch: Int = 16, epochs: Int = 2,
+                scheduler: SchedulerChoice = .plateau, patience: Int = 3, factor: Double = 0.1, labelFraction: Double = 1,
+                augment: FineTuneAugment? = nil) -> FineTuneConfig {
+        FineTuneConfig(data: data, format: data == nil ? .auto : .idx, datasetOptions: options, mode: mode,
                        weights: weights?.path, model: Self.model, modelSource: "test", optimizer: optimizer, lr: lr,
                        batchSize: batch, epochs: epochs, scheduler: scheduler, patience: patience, factor: factor,
                        labelFraction: labelFraction, augment: augment, seed: 4,
@@ -53,8 +54,8 @@ final class FineTuneTests: XCTestCase {
 
     @discardableResult
     func run(_ config: FineTuneConfig, resume: Bool = false, stop: StopSignal? = nil) throws -> FineTuneSummary {
-        try FineTuner(config: config, communicator: SingleProcessCommunicator(), resume: resume, threads: 2, workers: 1,
-                      log: { _ in }).run(stop: stop)
+        try FineTuner(config: config, communicator: SingleProcessCommunicator(), resume: resume,
+                      settings: RunSettings(threads: 2, workers: 1), stop: stop, log: { _ in }).run()
     }
 
     /// A "pretrained" encoder file as `simclr pretrain` writes it: a ResNet under torchvision names
@@ -146,10 +147,10 @@ final class FineTuneTests: XCTestCase {
         let saved = try tensors(weights)
         // Cached features (adam, with weight decay that would move any parameter it saw) and
         // augmented images through the frozen encoder.
-        for (name, augment) in [("cached", "none"), ("augmented", "light")] {
-            var c = config(name, mode: "linear", weights: weights, epochs: 2, augment: augment)
+        for (name, augment) in [("cached", FineTuneAugment.evaluationView), ("augmented", .light)] {
+            var c = config(name, mode: .linear, weights: weights, epochs: 2, augment: augment)
             c.weightDecay = 0.1
-            XCTAssertEqual(c.cacheFeatures, augment == "none")
+            XCTAssertEqual(c.cacheFeatures, augment == .evaluationView)
             try run(c)
             for file in ["best", "last"] {
                 let after = try tensors(folder.appendingPathComponent("\(name)/checkpoints/\(file).safetensors"))
@@ -169,7 +170,7 @@ final class FineTuneTests: XCTestCase {
     func testTheFrozenRandomEncoderBaselineKeepsItsInitialWeights() throws {
         // The baseline "same encoder, randomly initialised and frozen": asked for explicitly, its
         // encoder is the seeded initialisation and stays so.
-        try run(config("random-linear", mode: "linear", weights: nil, epochs: 1))
+        try run(config("random-linear", mode: .linear, weights: nil, epochs: 1))
         let initial = try Classifier(spec: Self.model, headKind: .linear, classNames: ["a", "b", "c", "d"],
                                      weights: nil, separateHead: true, seed: 4)
         let after = try tensors(folder.appendingPathComponent("random-linear/checkpoints/best.safetensors"))
@@ -188,9 +189,9 @@ final class FineTuneTests: XCTestCase {
         // the validation loss cannot keep improving: test labels rotated by one class must change
         // nothing but the test result.
         let runs = [
-            ("full", config("", mode: "full", weights: nil, data: clean, lr: 0.01, batch: 16, epochs: 4, patience: 0,
+            ("full", config("", mode: .full, weights: nil, data: clean, lr: 0.01, batch: 16, epochs: 4, patience: 0,
                             factor: 0.5)),
-            ("linear", config("", mode: "linear", weights: weights, data: clean, optimizer: "sgd", lr: 30, batch: 16,
+            ("linear", config("", mode: .linear, weights: weights, data: clean, optimizer: .sgd, lr: 30, batch: 16,
                               epochs: 8, patience: 0, factor: 0.5)),
         ]
         for (name, base) in runs {
@@ -229,7 +230,7 @@ final class FineTuneTests: XCTestCase {
         var validationIndices: [Int]?
         var previous: Set<Int>?
         for fraction in [1.0, 0.5, 0.1] {
-            let splits = try FineTuneSplits(config: config("s", mode: "full", weights: nil, options: options,
+            let splits = try FineTuneSplits(config: config("s", mode: .full, weights: nil, options: options,
                                                            labelFraction: fraction))
             XCTAssertEqual(counts(splits.validation), [0: 4, 1: 4, 2: 4, 3: 4])
             let expected = Int((36 * fraction).rounded())
@@ -245,7 +246,7 @@ final class FineTuneTests: XCTestCase {
         }
         // Data without a test split: a stratified part is held out, apart from train and validation.
         let data = try idx("notest", train: 80, test: nil)
-        let splits = try FineTuneSplits(config: config("h", mode: "full", weights: nil, data: data))
+        let splits = try FineTuneSplits(config: config("h", mode: .full, weights: nil, data: data))
         XCTAssertEqual(splits.heldOutTestFraction, 0.2)
         XCTAssertEqual(counts(splits.test), [0: 4, 1: 4, 2: 4, 3: 4])
         let test = Set((splits.test as! SubsetDataset).indices)
@@ -268,10 +269,10 @@ final class FineTuneTests: XCTestCase {
             // A foreign file: no metadata, a wrapper prefix, and an ImageNet classifier to ignore.
             let url = try encoderFile("p.safetensors", metadata: false, prefix: prefix,
                                       extra: ["\(prefix)fc.weight": [1000, f], "\(prefix)fc.bias": [1000]])
-            let request = ModelRequest(arch: "resnet18", width: 0.0625, imageSize: 16, normalize: "0.5/0.25")
+            let request = ModelRequest(arch: .resnet18, width: 0.0625, imageSize: 16, normalize: NormalizationChoice(argument: "0.5/0.25"))
             let resolved = try request.resolve(weights: url.path, data: nil, format: .auto)
             XCTAssertEqual(resolved.model.inputChannels, 3)
-            XCTAssertEqual(resolved.model.stem, "cifar")
+            XCTAssertEqual(resolved.model.stem, .cifar)
             let classifier = try Classifier(spec: resolved.model, headKind: .linear, classNames: ["a", "b"],
                                             weights: try PretrainedEncoder.open(url.path, fallback: resolved.model),
                                             separateHead: true, seed: 1)
@@ -283,13 +284,13 @@ final class FineTuneTests: XCTestCase {
                 XCTAssertEqual(loaded, values, "\(prefix)\(name)")
             }
             // Such a file does not say how to normalise: that must be given.
-            XCTAssertThrowsError(try ModelRequest(arch: "resnet18").resolve(weights: url.path, data: nil, format: .auto)) {
+            XCTAssertThrowsError(try ModelRequest(arch: .resnet18).resolve(weights: url.path, data: nil, format: .auto)) {
                 XCTAssertTrue("\($0)".contains("--normalize"), "\($0)")
             }
         }
         // A file whose first convolution has another shape, and one that lacks a block.
         let wide = try encoderFile("wide.safetensors", spec: ModelSpec(
-            arch: "resnet18", width: 0.125, stem: "cifar", inputChannels: 3, imageSize: 16, mean: [0.5], std: [0.25]))
+            arch: .resnet18, width: 0.125, stem: .cifar, inputChannels: 3, imageSize: 16, mean: [0.5], std: [0.25]))
         XCTAssertThrowsError(try Classifier(spec: Self.model, headKind: .linear, classNames: ["a", "b"],
                                             weights: try PretrainedEncoder.open(wide.path, fallback: nil),
                                             separateHead: true, seed: 1)) { error in
@@ -317,19 +318,19 @@ final class FineTuneTests: XCTestCase {
         let plain = try ModelRequest().resolve(weights: url.path, data: nil, format: .auto)
         XCTAssertEqual(plain.model, spec)
         XCTAssertEqual(plain.source, "weights metadata")
-        let overridden = try ModelRequest(imageSize: 16, normalize: "imagenet").resolve(weights: url.path, data: nil,
+        let overridden = try ModelRequest(imageSize: 16, normalize: .imagenet).resolve(weights: url.path, data: nil,
                                                                                                  format: .auto)
         XCTAssertEqual(overridden.model.imageSize, 16)
         XCTAssertEqual(overridden.model.normalization, .imageNet)
         XCTAssertEqual(overridden.source, "weights metadata, overridden by --image-size, --normalize")
-        XCTAssertThrowsError(try ModelRequest(arch: "resnet50").resolve(weights: url.path, data: nil, format: .auto)) {
+        XCTAssertThrowsError(try ModelRequest(arch: .resnet50).resolve(weights: url.path, data: nil, format: .auto)) {
             XCTAssertTrue("\($0)".contains("does not match the weights"), "\($0)")
         }
     }
 
     func testFullFineTuningLearnsAndEvaluateReproducesTheTestReport() throws {
         let data = try idx("easy", train: 160, test: 40)
-        let c = config("full", mode: "full", weights: nil, data: data, lr: 3e-3, batch: 16, epochs: 8)
+        let c = config("full", mode: .full, weights: nil, data: data, lr: 3e-3, batch: 16, epochs: 8)
         let summary = try run(c)
         // Four coloured shapes: chance is 0.25.
         XCTAssertGreaterThan(summary.test.accuracy, 0.75, summary.test.report.text())
@@ -389,7 +390,7 @@ final class FineTuneTests: XCTestCase {
     func testLogisticRegressionProbeOnCachedFeatures() throws {
         let weights = try encoderFile()
         let options = Self.synthetic(count: 320, classes: 4)
-        let summary = try run(config("lbfgs", mode: "linear", weights: weights, options: options, optimizer: "lbfgs"))
+        let summary = try run(config("lbfgs", mode: .linear, weights: weights, options: options, optimizer: .lbfgs))
         // Features of a random encoder, four classes of coloured shapes: chance is 0.25.
         XCTAssertGreaterThan(summary.test.accuracy, 0.4, summary.test.report.text())
         XCTAssertEqual(summary.epochs, 1)
@@ -403,7 +404,7 @@ final class FineTuneTests: XCTestCase {
         for (name, values) in saved { XCTAssertEqual(after[name], values, name) }
         let classifier = try Classifier.open(best.path)
         XCTAssertEqual(classifier.headKind, .linear)
-        let splits = try FineTuneSplits(config: config("x", mode: "linear", weights: weights, options: options))
+        let splits = try FineTuneSplits(config: config("x", mode: .linear, weights: weights, options: options))
         let transform = EvaluationTransform(size: 16, normalization: Self.model.normalization)
         let train = try ClassifierInference(dataset: splits.train, transform: transform, comm: SingleProcessCommunicator(),
                                             batchSize: 16, workers: 1).run(classifier, logits: false, features: true)
@@ -415,7 +416,7 @@ final class FineTuneTests: XCTestCase {
 
     func testEvaluateRebuildsTheHeldOutTestPartOfDataWithoutATestSplit() throws {
         let data = try idx("notest", train: 60, test: nil)
-        let summary = try run(config("holdout", mode: "linear", weights: try encoderFile(), data: data, epochs: 1))
+        let summary = try run(config("holdout", mode: .linear, weights: try encoderFile(), data: data, epochs: 1))
         XCTAssertEqual(summary.test.count, 12)   // a fifth of each class's 15
         let best = folder.appendingPathComponent("holdout/checkpoints/best.safetensors").path
         var lines: [String] = []
@@ -433,9 +434,9 @@ final class FineTuneTests: XCTestCase {
 
     func testAStoppedRunResumesMidEpochOnTheSameTrajectory() throws {
         let data = try idx("resume", train: 48, test: 8)
-        let straight = config("straight", mode: "full", weights: nil, data: data, batch: 16, epochs: 3)
+        let straight = config("straight", mode: .full, weights: nil, data: data, batch: 16, epochs: 3)
         try run(straight)
-        let split = config("split", mode: "full", weights: nil, data: data, batch: 16, epochs: 3)
+        let split = config("split", mode: .full, weights: nil, data: data, batch: 16, epochs: 3)
         let stop = StopSignal()
         kill(getpid(), SIGTERM)
         let deadline = Date().addingTimeInterval(5)
@@ -464,15 +465,19 @@ final class FineTuneTests: XCTestCase {
 
     func testRefusedSettings() throws {
         let weights = try encoderFile()
-        try run(config("done", mode: "linear", weights: weights, epochs: 1))
-        XCTAssertThrowsError(try run(config("done", mode: "linear", weights: weights, epochs: 1))) {
+        try run(config("done", mode: .linear, weights: weights, epochs: 1))
+        XCTAssertThrowsError(try run(config("done", mode: .linear, weights: weights, epochs: 1))) {
             XCTAssertTrue("\($0)".contains("already holds a run"), "\($0)")
         }
-        XCTAssertThrowsError(try run(config("l", mode: "full", weights: weights, optimizer: "lbfgs"))) {
+        XCTAssertThrowsError(try run(config("l", mode: .full, weights: weights, optimizer: .lbfgs))) {
             XCTAssertTrue("\($0)".contains("lbfgs"), "\($0)")
         }
-        XCTAssertThrowsError(try run(config("b", mode: "full", weights: nil, batch: 0))) {
-            XCTAssertTrue("\($0)".contains("--batch-size"), "\($0)")
+        XCTAssertThrowsError(try FinetuneOptions.parse(["--mode", "full", "--init", "random", "--out", "b",
+                                                        "--batch-size", "0"])) {
+            XCTAssertTrue(FinetuneOptions.message(for: $0).contains("--batch-size"), "\($0)")
+        }
+        XCTAssertThrowsError(try FinetuneOptions.parse(["--mode", "full", "--out", "b"])) {
+            XCTAssertTrue(FinetuneOptions.message(for: $0).contains("--weights FILE"), "\($0)")
         }
     }
 }

@@ -5,7 +5,7 @@ import XCTest
 
 /// `simclr bench step --profile`: where a SimCLR step's time goes, or an inference forward pass's.
 final class LayerProfileTests: XCTestCase {
-    private let model = ModelSpec(arch: "resnet50", width: 0.0625, stem: "imagenet", inputChannels: 3, imageSize: 32,
+    private let model = ModelSpec(arch: .resnet50, width: 0.0625, stem: .imagenet, inputChannels: 3, imageSize: 32,
                                   mean: [], std: [])
 
     private func shares(_ rows: [LayerProfile.Row]) -> [LayerTimings.Kind: Double] {

@@ -13,9 +13,9 @@ final class ParityTests: XCTestCase {
     struct FixtureModel {
         var key: String
         var file: String
-        var arch: String
+        var arch: Architecture
         var width: Double
-        var stem: String
+        var stem: ResNetConfig.Stem
         var inputChannels: Int
         var imageSize: Int
         var prefix: String
@@ -35,8 +35,8 @@ final class ParityTests: XCTestCase {
         let text = try XCTUnwrap(io.metadata["models"])
         let list = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]])
         return list.map { m in
-            FixtureModel(key: m["key"] as! String, file: m["file"] as! String, arch: m["arch"] as! String,
-                         width: (m["width"] as! NSNumber).doubleValue, stem: m["stem"] as! String,
+            FixtureModel(key: m["key"] as! String, file: m["file"] as! String, arch: Architecture(rawValue: m["arch"] as! String)!,
+                         width: (m["width"] as! NSNumber).doubleValue, stem: ResNetConfig.Stem(rawValue: m["stem"] as! String)!,
                          inputChannels: (m["inputChannels"] as! NSNumber).intValue,
                          imageSize: (m["imageSize"] as! NSNumber).intValue, prefix: m["prefix"] as! String,
                          hasMetadata: (m["metadata"] as! NSNumber).boolValue, classes: (m["classes"] as! NSNumber).intValue)
@@ -55,12 +55,12 @@ final class ParityTests: XCTestCase {
     func testEncodersLoadedFromTorchvisionNamesGiveTorchvisionFeatures() throws {
         let io = try SafeTensors(contentsOf: try Self.fixture("parity_io.safetensors"))
         let listed = try models(io)
-        XCTAssertEqual(listed.map(\.arch).sorted(), ["resnet18", "resnet18", "resnet50"])
+        XCTAssertEqual(listed.map(\.arch.rawValue).sorted(), ["resnet18", "resnet18", "resnet50"])
         for model in listed {
             let path = try Self.fixture(model.file).path
             // Files without metadata get the pipeline from the options, as on the command line.
             let overrides = model.hasMetadata ? ModelRequest()
-                : ModelRequest(imageSize: model.imageSize, normalize: "none")
+                : ModelRequest(imageSize: model.imageSize, normalize: .identity)
             let encoder = try EmbeddingEncoder(weights: path, request: overrides)
             XCTAssertEqual(encoder.spec.arch, model.arch, model.key)
             XCTAssertEqual(encoder.spec.width, model.width, model.key)

@@ -1,72 +1,80 @@
-import Foundation
-import TestSupport
+import ArgumentParser
+import Images
+@testable import Training
 import XCTest
 
-/// The defaults `simclr pretrain` writes into config.json for small and large images (the study of
-/// scripts/study.sh chose the small-image ones), and that explicit options still win.
+/// The defaults pretraining resolves for small and large images (`scripts/study.sh` chose the
+/// small-image ones), that explicit options win, and that out-of-range options are refused naming
+/// the option; read from the library as `simclr pretrain` parses and resolves them.
 final class PretrainDefaultsTests: XCTestCase {
-    var folder: URL!
-
-    override func setUpWithError() throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("pretrain-defaults-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: folder)
-    }
-
-    /// One step of a tiny network on the synthetic set; returns the run's config.json.
-    func config(imageSize: Int, batch: Int, extra: [String] = []) throws -> [String: Any] {
-        let out = folder.appendingPathComponent("run-\(imageSize)-\(batch)-\(extra.count)")
-        let command = [try BuiltProduct.path("simclr"), "pretrain", "--width", "0.0625", "--image-size", String(imageSize),
-                       "--batch-size", String(batch), "--epochs", "1", "--steps", "1", "--proj-hidden", "8",
-                       "--proj-dim", "4", "--threads", "1", "--out", out.path] + extra
-        let result = try ChildProcess.run(command, environment: BuiltProduct.plainEnvironment(), timeout: 300)
-        XCTAssertEqual(result.status, 0, result.output)
-        let data = try Data(contentsOf: out.appendingPathComponent("config.json"))
-        return try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-    }
-
-    func augmentation(_ config: [String: Any]) -> [String: Any] {
-        (config["augmentation"] as? [String: Any]) ?? [:]
-    }
-
-    func cropScale(_ config: [String: Any]) -> [Double] {
-        (augmentation(config)["cropScale"] as? [Double]) ?? []
+    /// The config `simclr pretrain ARGUMENTS` resolves for a network of `imageSize` pixels.
+    func config(imageSize: Int, batch: Int, extra: [String] = []) throws -> PretrainConfig {
+        let options = try PretrainOptions.parse(["--batch-size", String(batch)] + extra)
+        let model = ModelSpec(arch: .resnet18, width: 0.0625, stem: StemChoice.auto.resolve(imageSize: imageSize),
+                              inputChannels: 3, imageSize: imageSize, mean: [], std: [])
+        return options.config(data: try DataOptions.parse([]), model: model, seed: 0)
     }
 
     func testSmallImagesUseTheSquareRootRateAndMilderCrops() throws {
         let c = try config(imageSize: 16, batch: 16)
-        XCTAssertEqual(c["optimizer"] as? String, "lars")
-        XCTAssertEqual(try XCTUnwrap(c["lr"] as? Double), 0.075 * 4, accuracy: 1e-6)   // 0.075 sqrt(16)
-        XCTAssertEqual(try XCTUnwrap(c["temperature"] as? Double), 0.2, accuracy: 1e-6)
-        XCTAssertEqual(cropScale(c), [0.3, 1.0])
-        XCTAssertEqual(try XCTUnwrap(augmentation(c)["jitterStrength"] as? Double), 1, accuracy: 1e-6)
-        XCTAssertEqual(augmentation(c)["blurProbability"] as? Double, 0)
+        XCTAssertEqual(c.optimizer, .lars)
+        XCTAssertEqual(c.lr, 0.075 * 4, accuracy: 1e-6)   // 0.075 sqrt(16)
+        XCTAssertEqual(c.temperature, 0.2, accuracy: 1e-6)
+        XCTAssertEqual(c.augmentation.cropScale, 0.3...1)
+        XCTAssertEqual(c.augmentation.jitterStrength, 1, accuracy: 1e-6)
+        XCTAssertEqual(c.augmentation.blurProbability, 0)
+        XCTAssertEqual(c.warmupEpochs, 10, accuracy: 1e-9)   // min(10, 100 epochs / 10)
+        XCTAssertEqual(c.projectionHidden, 32)               // the encoder's features at width 1/16
+        XCTAssertEqual(c.model.stem, .cifar)
     }
 
     func testLargeImagesKeepSimCLRsLinearRateAndCrops() throws {
-        let c = try config(imageSize: 72, batch: 4)
-        XCTAssertEqual(try XCTUnwrap(c["lr"] as? Double), 0.3 * 4 / 256, accuracy: 1e-7)
-        XCTAssertEqual(try XCTUnwrap(c["temperature"] as? Double), 0.1, accuracy: 1e-6)
-        XCTAssertEqual(cropScale(c).first ?? 0, 0.08, accuracy: 1e-6)
+        let c = try config(imageSize: 72, batch: 4, extra: ["--epochs", "20"])
+        XCTAssertEqual(c.lr, 0.3 * 4 / 256, accuracy: 1e-7)
+        XCTAssertEqual(c.temperature, 0.1, accuracy: 1e-6)
+        XCTAssertEqual(c.augmentation.cropScale.lowerBound, 0.08, accuracy: 1e-6)
+        XCTAssertEqual(c.warmupEpochs, 2, accuracy: 1e-9)
+        XCTAssertEqual(c.model.stem, .imagenet)
+    }
+
+    func testAdamTakesItsOwnRate() throws {
+        XCTAssertEqual(try config(imageSize: 16, batch: 256, extra: ["--optimizer", "adamw"]).lr, 1e-3)
     }
 
     func testExplicitOptionsWin() throws {
         let c = try config(imageSize: 16, batch: 16, extra: ["--lr", "0.05", "--crop-scale", "0.5", "--strength", "0.5",
-                                                               "--temperature", "0.5"])
-        XCTAssertEqual(try XCTUnwrap(c["lr"] as? Double), 0.05, accuracy: 1e-7)
-        XCTAssertEqual(try XCTUnwrap(augmentation(c)["jitterStrength"] as? Double), 0.5, accuracy: 1e-6)
-        XCTAssertEqual(try XCTUnwrap(c["temperature"] as? Double), 0.5, accuracy: 1e-6)
-        XCTAssertEqual(cropScale(c), [0.5, 1.0])
+                                                              "--temperature", "0.5", "--warmup-epochs", "0"])
+        XCTAssertEqual(c.lr, 0.05, accuracy: 1e-7)
+        XCTAssertEqual(c.augmentation.jitterStrength, 0.5, accuracy: 1e-6)
+        XCTAssertEqual(c.temperature, 0.5, accuracy: 1e-6)
+        XCTAssertEqual(c.augmentation.cropScale, 0.5...1)
+        XCTAssertEqual(c.warmupEpochs, 0)
     }
 
-    func testACropScaleOutsideTheUnitIntervalIsOneClearError() throws {
-        let command = [try BuiltProduct.path("simclr"), "pretrain", "--crop-scale", "1.5",
-                       "--out", folder.appendingPathComponent("bad").path]
-        let result = try ChildProcess.run(command, environment: BuiltProduct.plainEnvironment(), timeout: 60)
-        XCTAssertNotEqual(result.status, 0)
-        XCTAssertTrue(result.output.contains("--crop-scale must be in (0, 1]"), result.output)
+    /// Each bad value is refused by the option group, with a message that names the option.
+    func testOutOfRangeOptionsAreRefusedNamingTheOption() {
+        for (arguments, option) in [
+            (["--crop-scale", "1.5"], "--crop-scale"), (["--lr", "inf"], "--lr"), (["--lr", "-1"], "--lr"),
+            (["--temperature", "nan"], "--temperature"), (["--batch-size", "0"], "--batch-size"),
+            (["--proj-layers", "4"], "--proj-layers"), (["--checkpoint-every", "-1"], "--checkpoint-every"),
+            (["--optimizer", "adagrad"], "--optimizer"), (["--bn", "global"], "--bn"),
+        ] {
+            XCTAssertThrowsError(try PretrainOptions.parse(arguments), arguments.joined(separator: " ")) {
+                let message = PretrainOptions.message(for: $0)
+                XCTAssertTrue(message.contains(option), "\(arguments): \(message)")
+            }
+        }
+        XCTAssertNoThrow(try PretrainOptions.parse(["--lr", "0.5", "--crop-scale", "1"]))
+    }
+
+    func testModelOptionsParseTypedChoices() throws {
+        let model = try ModelOptions.parse(["--arch", "resnet50", "--stem", "imagenet", "--normalize", "0.5,0.4,0.3/0.2,0.2,0.2"])
+        XCTAssertEqual(model.arch, .resnet50)
+        XCTAssertEqual(model.stem, .imagenet)
+        XCTAssertEqual(model.normalize, .explicit(mean: [0.5, 0.4, 0.3], std: [0.2, 0.2, 0.2]))
+        for bad in [["--arch", "resnet51"], ["--normalize", "0.5/0"], ["--normalize", "0.5/0.2,0.3"], ["--width", "nan"],
+                    ["--image-size", "4"]] {
+            XCTAssertThrowsError(try ModelOptions.parse(bad), bad.joined(separator: " "))
+        }
     }
 }

@@ -21,21 +21,21 @@ final class PretrainerTests: XCTestCase {
         try? FileManager.default.removeItem(at: folder)
     }
 
-    static func config(out: URL, steps: Int?, data: String? = nil, format: String = "auto", optimizer: String = "lars",
+    static func config(out: URL, steps: Int?, data: String? = nil, format: DatasetFormat = .auto, optimizer: PretrainOptimizer = .lars,
                        lr: Float = 0.3, batch: Int = 8, microBatch: Int? = nil) -> PretrainConfig {
-        let model = ModelSpec(arch: "resnet18", width: 0.0625, stem: "cifar", inputChannels: 3, imageSize: 16,
+        let model = ModelSpec(arch: .resnet18, width: 0.0625, stem: .cifar, inputChannels: 3, imageSize: 16,
                               mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25])
         return PretrainConfig(data: data, format: format, model: model,
                               augmentation: SimCLRAugmentation(size: 16, normalization: model.normalization),
                               batchSize: batch, epochs: 2, steps: steps, temperature: 0.5, projectionHidden: 16,
                               projectionDimension: 8, projectionLayers: 2, projectionBatchNorm: true,
                               optimizer: optimizer, lr: lr, weightDecay: 1e-6, warmupEpochs: 0.1, microBatch: microBatch,
-                              bn: "sync", seed: 3, checkpointEvery: 0, knnEvery: 0, knnData: nil, out: out.path)
+                              bn: .sync, seed: 3, checkpointEvery: 0, knnEvery: 0, knnData: nil, out: out.path)
     }
 
     func run(_ config: PretrainConfig, resume: Bool = false, stop: StopSignal? = nil) throws -> PretrainSummary {
-        try Pretrainer(config: config, communicator: SingleProcessCommunicator(), resume: resume, threads: 2, workers: 1,
-                       log: { _ in }).run(stop: stop)
+        try Pretrainer(config: config, communicator: SingleProcessCommunicator(), resume: resume,
+                       settings: RunSettings(threads: 2, workers: 1), stop: stop, log: { _ in }).run()
     }
 
     func encoderTensors(_ run: URL) throws -> [String: [Float]] {
@@ -144,7 +144,7 @@ final class PretrainerTests: XCTestCase {
     func testANonFiniteLossStopsTheRunAndKeepsTheLastCheckpoint() throws {
         // A learning rate of 1e30 overflows the weights after the first step; the next loss is not finite.
         let out = folder.appendingPathComponent("nan")
-        var config = Self.config(out: out, steps: 6, optimizer: "sgd", lr: 1e30)
+        var config = Self.config(out: out, steps: 6, optimizer: .sgd, lr: 1e30)
         config.checkpointEvery = 1
         XCTAssertThrowsError(try run(config)) { error in
             XCTAssertTrue("\(error)".contains("the loss became"), "\(error)")
@@ -172,7 +172,7 @@ final class PretrainerTests: XCTestCase {
         try Data("not a jpeg".utf8).write(to: data.appendingPathComponent("cats/bad.jpg"))
         try Data().write(to: data.appendingPathComponent("dogs/empty.jpg"))
         let summary = try run(Self.config(out: folder.appendingPathComponent("run"), steps: 1, data: data.path,
-                                          format: "imagefolder"))
+                                          format: .imageFolder))
         XCTAssertEqual(summary.skippedImages, 2)
         XCTAssertEqual(summary.steps, 1)
     }
@@ -193,7 +193,7 @@ final class PretrainerTests: XCTestCase {
     func testTheKNNMonitorIsLoggedEveryEpoch() throws {
         let data = try writeImageFolder(perClass: 8)
         let out = folder.appendingPathComponent("knn")
-        var config = Self.config(out: out, steps: nil, data: data.path, format: "imagefolder")
+        var config = Self.config(out: out, steps: nil, data: data.path, format: .imageFolder)
         config.knnEvery = 1
         let summary = try run(config)
         XCTAssertEqual(summary.steps, 4)   // 16 training images, batches of 8, 2 epochs

@@ -11,7 +11,7 @@ import XCTest
 /// with wrapper prefixes, a classifier and metadata as other tools would write them.
 enum TestEncoders {
     /// resnet18 at width 1/16 with the CIFAR stem on 16-pixel RGB images, normalised with 0.5/0.25.
-    static let spec = ModelSpec(arch: "resnet18", width: 0.0625, stem: "cifar", inputChannels: 3, imageSize: 16,
+    static let spec = ModelSpec(arch: .resnet18, width: 0.0625, stem: .cifar, inputChannels: 3, imageSize: 16,
                                 mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25])
 
     /// Writes an encoder of `spec` (random weights from `seed`, non-default BatchNorm statistics)
@@ -123,14 +123,14 @@ final class WeightImportTests: XCTestCase {
         XCTAssertThrowsError(try EmbeddingEncoder(weights: url.path, request: .init())) {
             XCTAssertTrue("\($0)".contains("give --normalize"), "\($0)")
         }
-        XCTAssertThrowsError(try EmbeddingEncoder(weights: url.path, request: .init(normalize: "auto"))) {
+        XCTAssertThrowsError(try EmbeddingEncoder(weights: url.path, request: .init(normalize: .auto))) {
             XCTAssertTrue("\($0)".contains("--normalize auto is not available"), "\($0)")
         }
-        XCTAssertThrowsError(try EmbeddingEncoder(weights: url.path, request: .init(arch: "resnet50", normalize: "none"))) {
+        XCTAssertThrowsError(try EmbeddingEncoder(weights: url.path, request: .init(arch: .resnet50, normalize: .identity))) {
             XCTAssertTrue("\($0)".contains("whose tensors are those of a resnet18"), "\($0)")
         }
-        let encoder = try EmbeddingEncoder(weights: url.path, request: .init(normalize: "0.5/0.25"))
-        XCTAssertEqual(encoder.spec, ModelSpec(arch: "resnet18", width: 0.0625, stem: "cifar", inputChannels: 3,
+        let encoder = try EmbeddingEncoder(weights: url.path, request: .init(normalize: NormalizationChoice(argument: "0.5/0.25")))
+        XCTAssertEqual(encoder.spec, ModelSpec(arch: .resnet18, width: 0.0625, stem: .cifar, inputChannels: 3,
                                                imageSize: 32, mean: [0.5], std: [0.25]))
         XCTAssertTrue(encoder.messages[0].contains("no simclr.model metadata: a resnet18 (width 0.0625, cifar stem, 3 channel(s))"),
                       encoder.messages[0])
@@ -138,7 +138,7 @@ final class WeightImportTests: XCTestCase {
         // A prefix no tool strips, and metadata that is not a model description.
         let moco = folder.appendingPathComponent("moco.safetensors")
         try TestEncoders.write(to: moco, metadataSpec: nil, prefix: "encoder_q.")
-        XCTAssertThrowsError(try EmbeddingEncoder(weights: moco.path, request: .init(normalize: "none"))) {
+        XCTAssertThrowsError(try EmbeddingEncoder(weights: moco.path, request: .init(normalize: .identity))) {
             XCTAssertTrue("\($0)".contains("no conv1.weight among its 120 tensors"), "\($0)")
             XCTAssertTrue("\($0)".contains("convert it with scripts/convert_torch_checkpoint.py"), "\($0)")
         }
@@ -146,19 +146,29 @@ final class WeightImportTests: XCTestCase {
         broken.metadata["simclr.model"] = "{\"arch\": 18"
         let brokenURL = folder.appendingPathComponent("broken.safetensors")
         try broken.write(to: brokenURL)
-        XCTAssertThrowsError(try EmbeddingEncoder(weights: brokenURL.path, request: .init(normalize: "none"))) {
-            XCTAssertTrue("\($0)".contains("metadata cannot be read"), "\($0)")
+        XCTAssertThrowsError(try EmbeddingEncoder(weights: brokenURL.path, request: .init(normalize: .identity))) {
+            XCTAssertTrue("\($0)".contains("metadata simclr.model: not valid JSON"), "\($0)")
+        }
+        // A stored choice that does not parse is an error naming the key, never a fallback.
+        let model = String(decoding: try JSONEncoder().encode(TestEncoders.spec), as: UTF8.self)
+        broken.metadata["simclr.model"] = model.replacingOccurrences(of: "\"resnet18\"", with: "\"resnet19\"")
+        XCTAssertNotEqual(broken.metadata["simclr.model"], model)
+        try broken.write(to: brokenURL)
+        XCTAssertThrowsError(try EmbeddingEncoder(weights: brokenURL.path, request: .init(normalize: .identity))) {
+            XCTAssertTrue("\($0)".contains("metadata simclr.model: key 'arch'"), "\($0)")
+            XCTAssertTrue("\($0)".contains("resnet19"), "\($0)")
         }
 
         // ResNet-50 and ResNet-34 shapes.
-        for (arch, stem) in [("resnet50", "imagenet"), ("resnet34", "imagenet")] {
+        for (arch, stem) in [(Architecture.resnet50, ResNetConfig.Stem.imagenet), (.resnet34, .imagenet)] {
             let spec = ModelSpec(arch: arch, width: 0.0625, stem: stem, inputChannels: 1, imageSize: 32, mean: [], std: [])
-            let url = folder.appendingPathComponent("\(arch).safetensors")
+            let url = folder.appendingPathComponent("\(arch.rawValue).safetensors")
             try TestEncoders.write(to: url, spec: spec, metadataSpec: nil, prefix: "backbone.")
             let shape = try ModelRequest.ResNetShape(names: try SafeTensors(contentsOf: url).names,
                                                          info: { try? SafeTensors(contentsOf: url).info($0)?.shape },
                                                          path: url.path)
-            XCTAssertEqual([shape.arch, shape.stem], [arch, stem])
+            XCTAssertEqual(shape.arch, arch)
+            XCTAssertEqual(shape.stem, stem)
             XCTAssertEqual(shape.width, 0.0625)
             XCTAssertEqual(shape.inputChannels, 1)
         }
@@ -167,11 +177,11 @@ final class WeightImportTests: XCTestCase {
     func testOptionsAgainstMetadataAreChecksOrStatedOverrides() throws {
         let url = folder.appendingPathComponent("ours.safetensors")
         try TestEncoders.write(to: url)
-        XCTAssertThrowsError(try EmbeddingEncoder(weights: url.path, request: .init(arch: "resnet34"))) {
+        XCTAssertThrowsError(try EmbeddingEncoder(weights: url.path, request: .init(arch: .resnet34))) {
             XCTAssertTrue("\($0)".contains("--arch resnet34 contradicts"), "\($0)")
         }
-        XCTAssertNoThrow(try EmbeddingEncoder(weights: url.path, request: .init(arch: "resnet18", stem: "cifar")))
-        let encoder = try EmbeddingEncoder(weights: url.path, request: .init(imageSize: 24, normalize: "imagenet"))
+        XCTAssertNoThrow(try EmbeddingEncoder(weights: url.path, request: .init(arch: .resnet18, stem: .cifar)))
+        let encoder = try EmbeddingEncoder(weights: url.path, request: .init(imageSize: 24, normalize: .imagenet))
         XCTAssertEqual(encoder.spec.imageSize, 24)
         XCTAssertEqual(encoder.spec.mean, Normalization.imageNet.mean)
         XCTAssertEqual(encoder.messages.count, 2, "\(encoder.messages)")
@@ -301,7 +311,7 @@ final class WeightImportTests: XCTestCase {
         for name in ["community", "moco", "pickled", "hub"] {
             let encoder = try EmbeddingEncoder(weights: folder.appendingPathComponent("\(name).safetensors").path,
                                                request: .init())
-            XCTAssertEqual(encoder.spec, ModelSpec(arch: "resnet18", width: 0.125, stem: "imagenet", inputChannels: 3,
+            XCTAssertEqual(encoder.spec, ModelSpec(arch: .resnet18, width: 0.125, stem: .imagenet, inputChannels: 3,
                                                    imageSize: 224, mean: Normalization.imageNet.mean,
                                                    std: Normalization.imageNet.std), name)
             XCTAssertEqual(encoder.messages, [], name)

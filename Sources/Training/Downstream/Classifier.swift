@@ -68,15 +68,6 @@ public final class Classifier {
     /// The stores holding every tensor, each once.
     var stores: [ParameterStore] { isJoint ? [encoderStore] : [encoderStore, headStore] }
 
-    /// Makes every rank hold rank 0's parameters and buffers.
-    func broadcast(_ comm: Communicator) {
-        guard comm.size > 1 else { return }
-        for store in stores {
-            comm.broadcast(store.values, count: store.count, root: 0)
-            for b in store.buffers { comm.broadcast(b.tensor.data, count: b.tensor.count, root: 0) }
-        }
-    }
-
     // MARK: Files
 
     /// Metadata keys of a saved classifier (besides `simclr.model`, the encoder's `ModelSpec`).
@@ -119,24 +110,13 @@ public final class Classifier {
 
     /// Rebuilds a classifier saved by `write` (or a fine-tuning checkpoint) from `path`, in one store.
     public static func open(_ path: String) throws -> Classifier {
-        try build(from: read(path), path: path)
-    }
-
-    /// The safetensors file at `path`, or a one-line error.
-    static func read(_ path: String) throws -> SafeTensors {
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw TrainingError.invalidOption("--weights \(path) does not exist")
-        }
-        do { return try SafeTensors(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw TrainingError.invalidOption("--weights \(path) is not a safetensors file: \(error)")
-        }
+        try build(from: WeightsFile.open(path), path: path)
     }
 
     /// The classifier `file` describes, its weights loaded.
     static func build(from file: SafeTensors, path: String) throws -> Classifier {
         let m = file.metadata
         guard let modelJSON = m["simclr.model"], let classesJSON = m[classesKey], let headName = m[headKey],
-              let spec = try? JSONDecoder().decode(ModelSpec.self, from: Data(modelJSON.utf8)),
               let classes = try? JSONDecoder().decode([String].self, from: Data(classesJSON.utf8)), !classes.isEmpty else {
             throw TrainingError.invalidOption(
                 "--weights \(path) is not a classifier saved by `simclr finetune` (its metadata lacks the model, classes or head)")
@@ -151,7 +131,7 @@ public final class Classifier {
             kind = .mlp(hidden: hidden)
         default: throw TrainingError.invalidOption("--weights \(path): unknown head '\(headName)'")
         }
-        try ModelSpec.checkArchitecture(spec.arch)
+        let spec = try JSONValue.decode(ModelSpec.self, from: modelJSON, source: "\(path), metadata simclr.model")
         let classifier = try Classifier(spec: spec, headKind: kind, classNames: classes, weights: nil,
                                         separateHead: false, seed: 0)
         try classifier.load(file)

@@ -10,7 +10,7 @@ public enum ClassifierEvaluator {
     public static func evaluate(weights: String, data: String?, format: DatasetFormat, split: DatasetSplit,
                                 batchSize: Int = 64, workers: Int = 1, communicator comm: Communicator,
                                 log: (String) -> Void = { _ in }) throws -> (classifier: Classifier, result: ClassifierResult) {
-        let file = try Classifier.read(weights)
+        let file = try WeightsFile.open(weights)
         let classifier = try Classifier.build(from: file, path: weights)
         let spec = classifier.spec
         let options = DatasetOptions(channels: spec.inputChannels)

@@ -23,7 +23,7 @@ struct FineTuneResults {
             "mean_per_class_accuracy": test.meanPerClassAccuracy, "test_loss": test.loss, "test_images": test.count,
             "test_source": splits.testSource, "best_val_accuracy": progress.bestValAccuracy,
             "best_epoch": progress.bestEpoch, "epochs": summary.epochs, "train_images": summary.trainImages,
-            "val_images": summary.validationImages, "wall_seconds": summary.seconds, "mode": config.mode,
+            "val_images": summary.validationImages, "wall_seconds": summary.seconds, "mode": config.mode.rawValue,
             "classes": splits.classNames.count, "skipped_images": summary.skippedImages,
         ]
         if let loss = progress.bestValLoss { fields["best_val_loss"] = loss }

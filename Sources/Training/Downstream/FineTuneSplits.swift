@@ -22,7 +22,7 @@ public struct FineTuneSplits {
     public let heldOutTestFraction: Double?
 
     public init(config: FineTuneConfig, skipLog: SkipLog = SkipLog()) throws {
-        let format = DatasetFormat(name: config.format) ?? .auto
+        let format = config.format
         let options = config.datasetOptions
         let full = try openDataset(path: config.data, format: format, split: .train, options: options, skipLog: skipLog)
         guard full.isLabelled else {

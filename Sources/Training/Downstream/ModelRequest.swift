@@ -1,6 +1,7 @@
 import Formats
 import Foundation
 import Images
+import NN
 
 /// What the command line says about a network (nil: nothing), resolved into a `ModelSpec` by the
 /// one rule every command that builds an encoder follows (`pretrain`, `finetune`, `knn`, `embed`):
@@ -21,15 +22,14 @@ import Images
 /// initialisation and for fine-tuning, which pass `dataStatistics`; refused for a frozen encoder,
 /// which expects the statistics it was trained with.
 public struct ModelRequest: Equatable, Sendable {
-    public var arch: String?
+    public var arch: Architecture?
     public var width: Double?
-    public var stem: String?
+    public var stem: StemChoice?
     public var imageSize: Int?
-    /// `auto`, `none`, `imagenet` or `MEAN/STD` (see `ModelSpec.normalization`).
-    public var normalize: String?
+    public var normalize: NormalizationChoice?
 
-    public init(arch: String? = nil, width: Double? = nil, stem: String? = nil, imageSize: Int? = nil,
-                normalize: String? = nil) {
+    public init(arch: Architecture? = nil, width: Double? = nil, stem: StemChoice? = nil, imageSize: Int? = nil,
+                normalize: NormalizationChoice? = nil) {
         self.arch = arch; self.width = width; self.stem = stem
         self.imageSize = imageSize; self.normalize = normalize
     }
@@ -52,22 +52,21 @@ public struct ModelRequest: Equatable, Sendable {
     /// unreadable file, an option that contradicts the file, or a file that does not say enough.
     public func resolve(weights path: String,
                         dataStatistics: ((_ channels: Int) throws -> Normalization)?) throws -> Resolved {
-        if normalize == "auto", dataStatistics == nil {
+        if normalize == .auto, dataStatistics == nil {
             throw TrainingError.invalidOption(
                 "--normalize auto is not available here: a pretrained encoder needs the normalisation it was trained with (none, imagenet or MEAN/STD)")
         }
-        // A fallback no file can hold tells whether the spec came from the file's metadata.
-        let unknown = ModelSpec(arch: "", width: 0, stem: "", inputChannels: 0, imageSize: 0, mean: [], std: [])
-        var weights = try PretrainedEncoder.open(path, fallback: unknown)
+        let (file, saved) = try PretrainedEncoder.read(path)
         var messages: [String] = []
         let source: String
-        if weights.spec != unknown {
-            let saved = weights.spec
+        var spec: ModelSpec
+        if let saved {
+            spec = saved
             try confirm(arch: saved.arch, width: saved.width, stem: saved.stem, of: "\(path), which holds")
             var overridden: [String] = []
             if let imageSize, imageSize != saved.imageSize {
                 messages.append("using --image-size \(imageSize) instead of the \(saved.imageSize) the encoder was trained at")
-                weights.spec.imageSize = imageSize
+                spec.imageSize = imageSize
                 overridden.append("--image-size")
             }
             if let normalize {
@@ -75,16 +74,14 @@ public struct ModelRequest: Equatable, Sendable {
                 if chosen != saved.normalization {
                     messages.append("using --normalize \(normalize) instead of the encoder's own normalisation "
                                     + (saved.mean.isEmpty ? "(none)" : "(mean \(saved.mean) std \(saved.std))"))
-                    Self.set(chosen, in: &weights.spec)
+                    spec.normalization = chosen
                     overridden.append("--normalize")
                 }
             }
             source = overridden.isEmpty ? "weights metadata"
                 : "weights metadata, overridden by " + overridden.joined(separator: ", ")
-        } else if weights.file.metadata["simclr.model"] != nil || weights.file.metadata["simclr.config"] != nil {
-            throw TrainingError.invalidOption("\(path): its simclr.model metadata cannot be read as a model description")
         } else {
-            let found = try ResNetShape(names: weights.file.names, info: { weights.file.info($0)?.shape }, path: path)
+            let found = try ResNetShape(names: file.names, info: { file.info($0)?.shape }, path: path)
             try confirm(arch: found.arch, width: found.width, stem: found.stem, of: "\(path), whose tensors are those of")
             guard let normalize else {
                 throw TrainingError.invalidOption(
@@ -93,16 +90,17 @@ public struct ModelRequest: Equatable, Sendable {
                     + "converted to PyTorch, or MEAN/STD)")
             }
             let chosen = try Self.normalization(normalize, channels: found.inputChannels, dataStatistics)
-            let size = imageSize ?? (found.stem == "cifar" ? 32 : 224)
+            let size = imageSize ?? (found.stem == ResNetConfig.Stem.cifar ? 32 : 224)
             messages.append("\(path) has no simclr.model metadata: a \(found.arch) (width \(found.width), \(found.stem) stem, "
                             + "\(found.inputChannels) channel(s)) read from its tensors; inputs \(size)x\(size)"
                             + (imageSize == nil ? " (give --image-size to change)" : "")
                             + ", --normalize \(normalize)")
-            weights.spec = ModelSpec(arch: found.arch, width: found.width, stem: found.stem,
-                                     inputChannels: found.inputChannels, imageSize: size, mean: [], std: [])
-            Self.set(chosen, in: &weights.spec)
+            spec = ModelSpec(arch: found.arch, width: found.width, stem: found.stem,
+                             inputChannels: found.inputChannels, imageSize: size, mean: [], std: [])
+            spec.normalization = chosen
             source = "the weights' tensors (no metadata) and --normalize\(imageSize == nil ? "" : ", --image-size")"
         }
+        let weights = PretrainedEncoder(spec: spec, file: file, report: StateDict.LoadReport(), savedSpec: saved)
         return Resolved(weights: weights, source: source, messages: messages)
     }
 
@@ -110,13 +108,11 @@ public struct ModelRequest: Equatable, Sendable {
     /// initialisation, pretraining): resnet18 of width 1 unless told; the data's own size up to
     /// 64 px, else 224; the data's statistics. `dataset` may be opened without validating its files.
     public func resolve(for dataset: ImageDataset) throws -> ModelSpec {
-        let arch = self.arch ?? "resnet18"
-        try ModelSpec.checkArchitecture(arch)
         let size = try imageSize ?? Self.nativeSize(of: dataset)
-        let normalization = try ModelSpec.normalization(normalize ?? "auto", channels: dataset.channels) {
+        let normalization = try (normalize ?? .auto).resolve(channels: dataset.channels) {
             DatasetStatistics.meanStd(of: dataset)
         }
-        return ModelSpec(arch: arch, width: width ?? 1, stem: try ModelSpec.resolveStem(stem ?? "auto", imageSize: size),
+        return ModelSpec(arch: arch ?? .resnet18, width: width ?? 1, stem: (stem ?? .auto).resolve(imageSize: size),
                          inputChannels: dataset.channels, imageSize: size, mean: normalization.mean, std: normalization.std)
     }
 
@@ -158,29 +154,26 @@ public struct ModelRequest: Equatable, Sendable {
 
     /// Throws unless the options that can only confirm a network (`arch`, `width`, `stem`) agree
     /// with the one found; `holder` names where it was found ("x.safetensors, which holds").
-    private func confirm(arch found: String, width foundWidth: Double, stem foundStem: String, of holder: String) throws {
+    private func confirm(arch found: Architecture, width foundWidth: Double, stem foundStem: ResNetConfig.Stem,
+                         of holder: String) throws {
         func contradiction(_ flag: String, _ value: String, _ what: String) -> TrainingError {
             TrainingError.invalidOption(
                 "\(flag) \(value) contradicts \(holder) \(what): it does not match the weights, so leave \(flag) out")
         }
-        if let arch, arch != found { throw contradiction("--arch", arch, "a \(found)") }
+        if let arch, arch != found { throw contradiction("--arch", arch.rawValue, "a \(found.rawValue)") }
         if let width, width != foundWidth { throw contradiction("--width", "\(width)", "a network of width \(foundWidth)") }
-        if let stem, stem != "auto", stem != foundStem {
-            throw contradiction("--stem", stem, "a network with the \(foundStem) stem")
+        if let stem, stem != .auto, stem.rawValue != foundStem.rawValue {
+            throw contradiction("--stem", stem.rawValue, "a network with the \(foundStem.rawValue) stem")
         }
     }
 
-    /// `ModelSpec.normalization` with `auto` computed only when asked for (it reads the data).
-    private static func normalization(_ name: String, channels: Int,
+    /// `choice` for images of `channels` channels, `auto` computed only when asked for (it reads the data).
+    private static func normalization(_ choice: NormalizationChoice, channels: Int,
                                       _ dataStatistics: ((Int) throws -> Normalization)?) throws -> Normalization {
-        if name == "auto", let dataStatistics { return try dataStatistics(channels) }
-        return try ModelSpec.normalization(name, channels: channels) { .none }
-    }
-
-    /// Stores `normalization` in `spec`, `none` as no normalisation at all.
-    private static func set(_ normalization: Normalization, in spec: inout ModelSpec) {
-        spec.mean = normalization == .none ? [] : normalization.mean
-        spec.std = normalization == .none ? [] : normalization.std
+        try choice.resolve(channels: channels) {
+            guard let dataStatistics else { return .none }
+            return try dataStatistics(channels)
+        }
     }
 
     /// The ResNet a set of torchvision names describes: `conv1.weight` `[C0, Cin, k, k]` gives the
@@ -188,9 +181,9 @@ public struct ModelRequest: Equatable, Sendable {
     /// `layer1.0.conv3` means bottlenecks (ResNet-50); otherwise the blocks of `layer3` tell
     /// ResNet-18 (2) from ResNet-34 (6). Wrapper prefixes are skipped as `StateDict.load` does.
     struct ResNetShape: Equatable {
-        var arch: String
+        var arch: Architecture
         var width: Double
-        var stem: String
+        var stem: ResNetConfig.Stem
         var inputChannels: Int
 
         init(names: [String], info: (String) -> [Int]?, path: String) throws {
@@ -208,8 +201,8 @@ public struct ModelRequest: Equatable, Sendable {
                     + "(\(StateDict.summarize(names))); convert it with scripts/convert_torch_checkpoint.py")
             }
             switch shape[2] {
-            case 7: stem = "imagenet"
-            case 3: stem = "cifar"
+            case 7: stem = .imagenet
+            case 3: stem = .cifar
             default:
                 throw TrainingError.invalidOption("\(path): conv1.weight has a \(shape[2])x\(shape[3]) kernel; expected 7x7 (ImageNet stem) or 3x3 (CIFAR stem)")
             }
@@ -220,11 +213,11 @@ public struct ModelRequest: Equatable, Sendable {
                 return Int(name.dropFirst("layer3.".count).prefix { $0 != "." })
             }).count
             if stripped["layer1.0.conv3.weight"] != nil {
-                arch = "resnet50"
+                arch = .resnet50
             } else if blocks == 2 {
-                arch = "resnet18"
+                arch = .resnet18
             } else if blocks == 6 {
-                arch = "resnet34"
+                arch = .resnet34
             } else {
                 throw TrainingError.invalidOption(
                     "\(path) is not a ResNet-18, -34 or -50 (basic blocks with \(blocks) block(s) in layer3)")

@@ -14,30 +14,38 @@ public struct PretrainedEncoder {
     public var file: SafeTensors
     public var report: StateDict.LoadReport
 
+    /// The network the file's own metadata describes (written by this tool or by the converter
+    /// script); nil for a file without such metadata.
+    public var savedSpec: ModelSpec?
+
     /// Reads `path`. The model spec comes from the file's metadata when this tool wrote it;
     /// otherwise from `fallback` (built from command-line options), which is then required.
     public static func open(_ path: String, fallback: ModelSpec?) throws -> PretrainedEncoder {
-        let url = URL(fileURLWithPath: path)
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw TrainingError.invalidOption("--weights \(path) does not exist")
-        }
-        let file: SafeTensors
-        do { file = try SafeTensors(contentsOf: url) } catch {
-            throw TrainingError.invalidOption("--weights \(path) is not a safetensors file: \(error)")
-        }
-        var spec: ModelSpec?
-        if let json = file.metadata["simclr.model"] {
-            spec = try? JSONDecoder().decode(ModelSpec.self, from: Data(json.utf8))
-        } else if let json = file.metadata["simclr.config"],
-                  let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
-                  let model = object["model"], let data = try? JSONSerialization.data(withJSONObject: model) {
-            spec = try? JSONDecoder().decode(ModelSpec.self, from: data)
-        }
-        guard let resolved = spec ?? fallback else {
+        let (file, saved) = try read(path)
+        guard let resolved = saved ?? fallback else {
             throw TrainingError.invalidOption(
                 "--weights \(path) does not say which network it holds; give --arch, --image-size and --normalize")
         }
-        return PretrainedEncoder(spec: resolved, file: file, report: StateDict.LoadReport())
+        return PretrainedEncoder(spec: resolved, file: file, report: StateDict.LoadReport(), savedSpec: saved)
+    }
+
+    /// The file at `path` and the network its metadata describes: `simclr.model`, or the `model` of a
+    /// `simclr.config`. Metadata that is there but does not decode is an error naming the key.
+    static func read(_ path: String) throws -> (file: SafeTensors, saved: ModelSpec?) {
+        let file = try WeightsFile.open(path)
+        if let json = file.metadata["simclr.model"] {
+            return (file, try JSONValue.decode(ModelSpec.self, from: json, source: "\(path), metadata simclr.model"))
+        }
+        if let json = file.metadata["simclr.config"] {
+            let config = try JSONValue.decode(StoredModel.self, from: json, source: "\(path), metadata simclr.config")
+            return (file, config.model)
+        }
+        return (file, nil)
+    }
+
+    /// The one field of a saved run config this type reads.
+    private struct StoredModel: Decodable {
+        var model: ModelSpec?
     }
 
     /// Builds the encoder into `store` (not yet finalised), finalises it, and loads the weights.

@@ -7,7 +7,7 @@ public struct PretrainConfig: Codable, Equatable {
     public var version = 1
     /// Dataset path; nil for the built-in synthetic set.
     public var data: String?
-    public var format: String
+    public var format: DatasetFormat
     public var model: ModelSpec
     public var augmentation: SimCLRAugmentation
     /// Images per step over all ranks.
@@ -20,25 +20,24 @@ public struct PretrainConfig: Codable, Equatable {
     public var projectionDimension: Int
     public var projectionLayers: Int
     public var projectionBatchNorm: Bool
-    public var optimizer: String
+    public var optimizer: PretrainOptimizer
     public var lr: Float
     public var weightDecay: Float
     public var warmupEpochs: Double
     /// Images per chunk of the gradient cache; nil computes the whole local batch at once.
     public var microBatch: Int?
-    /// `sync` or `local` BatchNorm statistics.
-    public var bn: String
+    public var bn: BatchNormStatistics
     public var seed: UInt64
     public var checkpointEvery: Int
     public var knnEvery: Int
     public var knnData: String?
     public var out: String
 
-    public init(data: String?, format: String, model: ModelSpec, augmentation: SimCLRAugmentation,
+    public init(data: String?, format: DatasetFormat, model: ModelSpec, augmentation: SimCLRAugmentation,
                 batchSize: Int, epochs: Int, steps: Int?, temperature: Float, projectionHidden: Int,
-                projectionDimension: Int, projectionLayers: Int, projectionBatchNorm: Bool, optimizer: String,
-                lr: Float, weightDecay: Float, warmupEpochs: Double, microBatch: Int?, bn: String, seed: UInt64,
-                checkpointEvery: Int, knnEvery: Int, knnData: String?, out: String) {
+                projectionDimension: Int, projectionLayers: Int, projectionBatchNorm: Bool, optimizer: PretrainOptimizer,
+                lr: Float, weightDecay: Float, warmupEpochs: Double, microBatch: Int?, bn: BatchNormStatistics,
+                seed: UInt64, checkpointEvery: Int, knnEvery: Int, knnData: String?, out: String) {
         self.data = data; self.format = format; self.model = model; self.augmentation = augmentation
         self.batchSize = batchSize; self.epochs = epochs; self.steps = steps; self.temperature = temperature
         self.projectionHidden = projectionHidden; self.projectionDimension = projectionDimension
@@ -51,37 +50,21 @@ public struct PretrainConfig: Codable, Equatable {
     /// Settings a resumed run may change without changing the trajectory.
     static let resumable: Set<String> = ["steps", "checkpointEvery", "knnEvery", "knnData", "out"]
 
-    /// Checks what can be checked before any work, for a run on `ranks` processes.
+    /// Checks what the options alone cannot: how the batch divides among `ranks` processes, and
+    /// the network resolved on the data.
     public func validate(ranks: Int) throws {
-        try ModelSpec.checkArchitecture(model.arch)
-        guard batchSize > 0, epochs > 0 else {
-            throw TrainingError.invalidOption("--batch-size and --epochs must be positive")
-        }
         guard batchSize % ranks == 0 else {
             throw TrainingError.invalidOption(
                 "the global batch \(batchSize) does not divide among \(ranks) ranks; choose a multiple of \(ranks)")
         }
         if let m = microBatch {
             let local = batchSize / ranks
-            guard m > 0, local % m == 0 else {
+            guard local % m == 0 else {
                 throw TrainingError.invalidOption(
                     "--micro-batch \(m) does not divide the local batch of \(local) images (\(batchSize) over \(ranks) ranks)")
             }
         }
-        guard ["lars", "adam", "adamw", "sgd"].contains(optimizer) else {
-            throw TrainingError.invalidOption("unknown --optimizer '\(optimizer)' (expected lars, adam, adamw or sgd)")
-        }
-        guard ["sync", "local"].contains(bn) else {
-            throw TrainingError.invalidOption("--bn takes sync or local, not '\(bn)'")
-        }
-        guard temperature > 0, lr > 0, weightDecay >= 0, warmupEpochs >= 0 else {
-            throw TrainingError.invalidOption("--temperature and --lr must be positive, --weight-decay and --warmup-epochs not negative")
-        }
-        guard (2...3).contains(projectionLayers), projectionHidden > 0, projectionDimension > 0 else {
-            throw TrainingError.invalidOption("--proj-layers takes 2 or 3; --proj-hidden and --proj-dim must be positive")
-        }
         guard model.imageSize >= 8 else { throw TrainingError.invalidOption("--image-size must be at least 8") }
-        if let steps, steps <= 0 { throw TrainingError.invalidOption("--steps must be positive") }
     }
 
     /// The names of settings that differ from `other` and would change the run's trajectory.

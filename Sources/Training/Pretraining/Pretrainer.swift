@@ -29,45 +29,35 @@ public struct PretrainSummary {
 /// chunk's BatchNorm then uses that chunk's statistics, so P ranks still equal one process.
 public final class Pretrainer {
     public let config: PretrainConfig
-    let comm: Communicator
     let resume: Bool
-    let threads: Int
-    let workers: Int
-    let bucketFloats: Int?
-    let log: (String) -> Void
-    let folder: RunFolder
+    let context: RunContext
 
-    /// - Parameter bucketFloats: gradient floats per all-reduce started during the backward pass
-    ///   (nil: one all-reduce after it); a setting of the machines, not of the run.
-    public init(config: PretrainConfig, communicator: Communicator, resume: Bool, threads: Int, workers: Int,
-                bucketFloats: Int? = BucketedAllReduce.defaultBucketFloats,
-                log: @escaping (String) -> Void = { writeError($0 + "\n") }) {
+    /// - Parameter settings: threads, loader workers and the all-reduce's buckets of each rank.
+    public init(config: PretrainConfig, communicator: Communicator, resume: Bool, settings: RunSettings,
+                stop: StopSignal? = nil, log: @escaping (String) -> Void = { writeError($0 + "\n") }) {
         self.config = config
-        comm = communicator
         self.resume = resume
-        self.threads = threads
-        self.workers = workers
-        self.bucketFloats = bucketFloats
-        self.log = communicator.rank == 0 ? log : { _ in }
-        folder = RunFolder(config.out)
+        context = RunContext(out: config.out, communicator: communicator, settings: settings, stop: stop, log: log)
     }
 
     /// Runs the job to its end (or to SIGINT/SIGTERM, after a checkpoint).
-    public func run(stop: StopSignal? = nil) throws -> PretrainSummary {
+    public func run() throws -> PretrainSummary {
+        let comm = context.comm, log = context.log, folder = context.folder
         try config.validate(ranks: comm.size)
-        Threads.configure(threads)
-        let rank = comm.rank, ranks = comm.size
-        let skipLog = SkipLog(printLimit: 5, printer: { [log] in log("warning: \($0)") })
-        let dataset = try openDataset(path: config.data, format: DatasetFormat(name: config.format) ?? .auto,
-                                      split: .train, skipLog: skipLog)
-        let localBatch = config.batchSize / ranks
-        let stepsPerEpoch = (dataset.count - dataset.count % ranks) / config.batchSize
+        let skipLog = SkipLog(printLimit: 5, printer: { log("warning: \($0)") })
+        let dataset = try openDataset(path: config.data, format: config.format, split: .train, skipLog: skipLog)
+        let localBatch = config.batchSize / comm.size
+        let loader = DataLoader(dataset: dataset, transform: config.augmentation, batchSize: localBatch, views: 2,
+                                rank: comm.rank, worldSize: comm.size, seed: config.seed, shuffle: true, dropLast: true,
+                                workers: context.settings.workers)
+        let stepsPerEpoch = loader.batchesPerEpoch
         guard stepsPerEpoch > 0 else {
             throw TrainingError.invalidOption(
                 "the dataset has \(dataset.count) images, fewer than one batch of \(config.batchSize)")
         }
         let totalSteps = config.epochs * stepsPerEpoch
-        let lastStep = min(config.steps ?? totalSteps, totalSteps)
+        let loop = StepLoop(context: context, stepsPerEpoch: stepsPerEpoch, epochs: config.epochs,
+                            lastStep: min(config.steps ?? totalSteps, totalSteps))
 
         let net = SimCLRNetwork(model: config.model, projectionHidden: config.projectionHidden,
                                 projectionDimension: config.projectionDimension,
@@ -78,115 +68,86 @@ public final class Pretrainer {
         let warmup = min(Int((config.warmupEpochs * Double(stepsPerEpoch)).rounded()), totalSteps - 1)
         let schedule = try WarmupCosine(baseLR: config.lr, warmupSteps: max(warmup, 0), totalSteps: totalSteps)
 
-        // Rank 0 decides about the run folder and the starting point; the others follow it.
+        try context.prepare(config: config, resume: resume)
         var startStep = 0
-        try comm.agree { try self.folder.prepare(config: self.config, resume: self.resume) }
         if resume {
-            try comm.agree {
-                let saved = try TrainingCheckpoint.read(from: self.folder.lastCheckpoint, store: store, optimizer: optimizer)
-                try self.folder.checkResumable(savedJSON: saved.configJSON, as: PretrainConfig.self,
-                                               mayChange: "only --steps and the monitoring options may change",
-                                               differences: self.config.trajectoryDifferences)
-                startStep = saved.step
+            startStep = try context.restore(stores: [store], optimizer: optimizer) {
+                let saved = try TrainingCheckpoint.read(from: folder.lastCheckpoint, store: store, optimizer: optimizer)
+                try folder.checkResumable(savedJSON: saved.configJSON, as: PretrainConfig.self,
+                                          mayChange: "only --steps and the monitoring options may change",
+                                          differences: config.trajectoryDifferences)
+                return saved.step
             }
-            var header = [Float(startStep)]
-            comm.broadcast(&header, count: 1, root: 0)
-            startStep = Int(header[0])
-            for (_, t) in optimizer.state { comm.broadcast(t.data, count: t.count, root: 0) }
-            var steps = [Float(optimizer.stepCount)]
-            comm.broadcast(&steps, count: 1, root: 0)
-            optimizer.stepCount = Int(steps[0])
+        } else {
+            context.broadcast(store)
         }
-        comm.broadcast(store.values, count: store.count, root: 0)
-        for b in store.buffers { comm.broadcast(b.tensor.data, count: b.tensor.count, root: 0) }
-        if startStep >= lastStep {
+        if startStep >= loop.totalSteps {
             log("the run already made \(startStep) steps; nothing to do (raise --steps or --epochs to continue)")
         } else if resume {
-            log("resuming at step \(startStep) of \(lastStep)")
+            log("resuming at step \(startStep) of \(loop.totalSteps)")
         }
 
-        let metrics = rank == 0 ? try JSONLinesWriter(url: folder.url.appendingPathComponent("metrics.jsonl")) : nil
-        let loader = DataLoader(dataset: dataset, transform: config.augmentation, batchSize: localBatch, views: 2,
-                                rank: rank, worldSize: ranks, seed: config.seed, shuffle: true, dropLast: true,
-                                workers: workers)
         let step = SimCLRStep(net: net, comm: comm, temperature: config.temperature, localBatch: localBatch,
-                              microBatch: config.microBatch, bucketFloats: bucketFloats,
-                              syncBatchNorm: config.bn == "sync" && config.microBatch == nil)
-        let watchdog = Watchdog(communicator: comm, deadline: Watchdog.deadline(stepSeconds: []))
-        if ranks > 1 { watchdog.start() }
-        defer { watchdog.stop() }
-        let progress = Progress(totalSteps: lastStep, enabled: rank == 0)
+                              microBatch: config.microBatch, bucketFloats: context.settings.bucketFloats,
+                              syncBatchNorm: config.bn == .sync && config.microBatch == nil)
         log("pretraining \(config.model.arch) (width \(config.model.width), \(config.model.stem) stem) on \(dataset.count) images"
-            + " of \(dataset.name): \(stepsPerEpoch) steps per epoch, \(ranks) rank(s) x \(threads) thread(s)")
+            + " of \(dataset.name): \(stepsPerEpoch) steps per epoch, \(comm.size) rank(s) x \(context.settings.threads) thread(s)")
 
         var losses: [Float] = []
-        var stepTimes: [Double] = []
         var knn: Double?
         var current = startStep
-        var epoch = current / stepsPerEpoch
-        loader.start(epoch: epoch, firstStep: current % stepsPerEpoch)
-        while current < lastStep {
-            let started = Date()
-            guard let batch = try loader.next() else {
-                epoch += 1
-                loader.start(epoch: epoch)
-                continue
-            }
-            let lr = schedule.lr(step: current)
-            let out = step.run(batch.images)
-            guard out.loss.isFinite else { throw TrainingError.nonFiniteLoss(step: current + 1, value: out.loss) }
-            optimizer.step(lr: lr)
-            current += 1
-            losses.append(out.loss)
-            let seconds = Date().timeIntervalSince(started)
-            stepTimes.append(seconds)
-            watchdog.heartbeat()
-            if stepTimes.count == 5 || stepTimes.count % 50 == 0 {
-                watchdog.deadline = Watchdog.deadline(stepSeconds: Array(stepTimes.suffix(50)))
-            }
-            let imagesPerSecond = Double(config.batchSize) / seconds
-            try metrics?.write(["step": current, "epoch": epoch, "loss": Double(out.loss), "lr": Double(lr),
-                                "accuracy": Double(out.accuracy), "images_per_second": imagesPerSecond,
-                                "communication_seconds": out.communicationSeconds, "step_seconds": seconds])
-            progress.update(step: current, epoch: epoch, fields: [
-                ("loss", String(format: "%.4f", out.loss)), ("lr", String(format: "%.3g", lr)),
-                ("img/s", String(format: "%.1f", imagesPerSecond)),
-            ])
-
-            let endOfEpoch = current % stepsPerEpoch == 0
-            if config.knnEvery > 0, endOfEpoch, (current / stepsPerEpoch) % config.knnEvery == 0 {
-                try watchdog.whilePaused {
-                    if rank == 0 {
-                        knn = try knnMonitor(net.encoder)
-                        try metrics?.write(["step": current, "epoch": current / stepsPerEpoch, "knn_top1": knn!])
-                        log("k-NN top-1 \(String(format: "%.4f", knn!)) after epoch \(current / stepsPerEpoch)")
-                    }
-                    comm.barrier()
-                }
-            }
-            let stopping = comm.allReduceMax(stop?.signalName == nil ? 0 : 1) > 0
-            let periodic = config.checkpointEvery > 0 && current % config.checkpointEvery == 0
-            if stopping || current == lastStep || endOfEpoch || periodic {
-                try watchdog.whilePaused {
-                    try saveCheckpoint(store: store, optimizer: optimizer, step: current, epoch: epoch,
-                                       keepCopy: periodic)
-                    comm.barrier()
-                }
-            }
-            if stopping {
-                throw TrainingError.interrupted(signal: stop?.signalName ?? "a signal on another rank",
-                                                checkpoint: folder.lastCheckpoint.path)
+        let checkpoint = { (keepCopy: Bool) in
+            try self.context.onRoot {
+                try self.saveCheckpoint(store: store, optimizer: optimizer, step: current,
+                                        epoch: max(current - 1, 0) / stepsPerEpoch, keepCopy: keepCopy)
             }
         }
+        try loop.run(
+            from: StepLoop.Position(epoch: startStep / stepsPerEpoch, step: startStep % stepsPerEpoch),
+            beginEpoch: { epoch, firstStep in loader.start(epoch: epoch, firstStep: firstStep) },
+            step: { position in
+                let started = Date()
+                guard let batch = try loader.next() else {
+                    preconditionFailure("Pretrainer: the loader ended epoch \(position.epoch) before its \(stepsPerEpoch) steps")
+                }
+                let lr = schedule.lr(step: current)
+                let out = step.run(batch.images)
+                guard out.loss.isFinite else { throw TrainingError.nonFiniteLoss(step: current + 1, value: out.loss) }
+                optimizer.step(lr: lr)
+                current += 1
+                losses.append(out.loss)
+                let seconds = Date().timeIntervalSince(started)
+                let imagesPerSecond = Double(config.batchSize) / seconds
+                try context.metrics?.write([
+                    "step": current, "epoch": position.epoch, "loss": Double(out.loss), "lr": Double(lr),
+                    "accuracy": Double(out.accuracy), "images_per_second": imagesPerSecond,
+                    "communication_seconds": out.communicationSeconds, "step_seconds": seconds])
+                let periodic = config.checkpointEvery > 0 && current % config.checkpointEvery == 0
+                if periodic || current == loop.totalSteps {
+                    try context.whilePaused { try checkpoint(periodic) }
+                }
+                return [("loss", String(format: "%.4f", out.loss)), ("lr", String(format: "%.3g", lr)),
+                        ("img/s", String(format: "%.1f", imagesPerSecond))]
+            },
+            endEpoch: { epoch in
+                if config.knnEvery > 0, (epoch + 1) % config.knnEvery == 0 {
+                    try context.onRoot {
+                        knn = try knnMonitor(net.encoder)
+                        try context.metrics?.write(["step": current, "epoch": epoch + 1, "knn_top1": knn!])
+                        log("k-NN top-1 \(String(format: "%.4f", knn!)) after epoch \(epoch + 1)")
+                    }
+                    knn = try context.shared(knn)
+                }
+                let periodic = config.checkpointEvery > 0 && current % config.checkpointEvery == 0
+                if !periodic && current != loop.totalSteps { try checkpoint(false) }
+            },
+            checkpoint: { try checkpoint(false) })
+
         var encoderPath: String?
-        if rank == 0 {
+        if context.isRoot {
             encoderPath = try writeEncoder(store: store, steps: current)
             log("encoder written to \(encoderPath!)")
-            do {
-                log("summary page: \(try RunReport.write(runDirectory: folder.url).path)")
-            } catch {
-                log("warning: could not write the summary page: \(error)")
-            }
+            context.writeSummaryPage()
         }
         skipLog.finish()
         return PretrainSummary(steps: current, losses: losses, lastKNNAccuracy: knn,
@@ -195,15 +156,15 @@ public final class Pretrainer {
 
     func makeOptimizer(_ store: ParameterStore) throws -> Optimizer {
         switch config.optimizer {
-        case "lars": return try LARS(store: store, momentum: 0.9, weightDecay: config.weightDecay)
-        case "adam": return try Adam(store: store, weightDecay: config.weightDecay)
-        case "adamw": return try AdamW(store: store, weightDecay: config.weightDecay)
-        default: return try SGD(store: store, momentum: 0.9, nesterov: false, weightDecay: config.weightDecay)
+        case .lars: return try LARS(store: store, momentum: 0.9, weightDecay: config.weightDecay)
+        case .adam: return try Adam(store: store, weightDecay: config.weightDecay)
+        case .adamw: return try AdamW(store: store, weightDecay: config.weightDecay)
+        case .sgd: return try SGD(store: store, momentum: 0.9, nesterov: false, weightDecay: config.weightDecay)
         }
     }
 
     func saveCheckpoint(store: ParameterStore, optimizer: Optimizer, step: Int, epoch: Int, keepCopy: Bool) throws {
-        guard comm.rank == 0 else { return }
+        let folder = context.folder
         let json = String(decoding: try JSONEncoder().encode(config), as: UTF8.self)
         try TrainingCheckpoint.write(to: folder.lastCheckpoint, store: store, optimizer: optimizer, step: step, epoch: epoch,
                                      configJSON: json)
@@ -222,7 +183,7 @@ public final class Pretrainer {
         var file = SafeTensors(metadata: ["format": "pt", "simclr.kind": "encoder", "simclr.model": modelJSON,
                                           "simclr.config": configJSON, "simclr.steps": String(steps)])
         StateDict.export(store, into: &file, include: SimCLRNetwork.isEncoderTensor)
-        let url = folder.url.appendingPathComponent("encoder.safetensors")
+        let url = context.folder.url.appendingPathComponent("encoder.safetensors")
         try file.write(to: url)
         return url.path
     }
@@ -230,7 +191,7 @@ public final class Pretrainer {
     /// Weighted k-NN top-1 accuracy of the encoder's features: train split as memory, test split as queries.
     func knnMonitor(_ encoder: ResNet) throws -> Double {
         let path = config.knnData ?? config.data
-        let format = DatasetFormat(name: config.format) ?? .auto
+        let format = config.format
         let memory = try openDataset(path: path, format: format, split: .train)
         let queries = try openDataset(path: path, format: format, split: .test)
         let transform = EvaluationTransform(size: config.model.imageSize, normalization: config.model.normalization)

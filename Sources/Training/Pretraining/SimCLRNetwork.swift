@@ -49,11 +49,3 @@ public final class SimCLRNetwork {
     }
 }
 
-extension ModelSpec {
-    public var resNetConfig: ResNetConfig {
-        ResNetConfig(depth: ResNetConfig.Depth(rawValue: arch) ?? .resnet18,
-                     stem: ResNetConfig.Stem(rawValue: stem) ?? .imagenet,
-                     widthMultiplier: width, inputChannels: inputChannels)
-    }
-}
-

@@ -20,6 +20,14 @@ struct RunConfig {
             throw RunReportError.unreadableConfig(path: url.path, reason: "not a JSON object")
         }
         self.object = object
+        switch object["format"] {
+        case nil, is NSNull: format = .auto
+        case let name as String where DatasetFormat(name: name) != nil: format = DatasetFormat(name: name)!
+        case let value?:
+            throw RunReportError.unreadableConfig(
+                path: url.path, reason: "key 'format': \(value) is not one of "
+                    + DatasetFormat.allCases.map(\.rawValue).joined(separator: ", "))
+        }
     }
 
     /// `pretrain`, `finetune`, ...
@@ -28,7 +36,8 @@ struct RunConfig {
     /// The dataset path; nil (or `null`) means the built-in synthetic set.
     var dataPath: String? { object["data"] as? String }
 
-    var format: DatasetFormat { (object["format"] as? String).flatMap { DatasetFormat(name: $0) } ?? .auto }
+    /// The dataset's format; `auto` when the config does not say.
+    let format: DatasetFormat
 
     var seed: UInt64 { (object["seed"] as? NSNumber).map { UInt64(truncatingIfNeeded: $0.int64Value) } ?? 0 }
 
