@@ -22,6 +22,7 @@ let package = Package(
                        providers: [.apt(["libopenmpi-dev", "openmpi-bin", "pkgconf"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
+        .target(name: "CSpawn"),
 
         .target(name: "Tensors", dependencies: ["CBLAS"], swiftSettings: optimized),
         // Built for AVX2 and FMA whatever the build machine; only called where `CPU.hasAVX2AndFMA`.
@@ -33,6 +34,8 @@ let package = Package(
         .target(name: "Distributed", dependencies: ["CMPI"], swiftSettings: optimized),
         .target(name: "Training", dependencies: ["Tensors", "NN", "Optim", "Images", "Distributed", "Formats"],
                 swiftSettings: optimized),
+        // Child processes, started one way: by `simclr` for its demo and sweeps, and by the tests.
+        .target(name: "Spawn", dependencies: ["CSpawn"]),
         .executableTarget(name: "simclr", dependencies: [
             "Training", "Tensors", "NN", "Images", "Distributed",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -40,8 +43,10 @@ let package = Package(
 
         // Exercised by the Distributed tests under mpirun: each collective on known data.
         .executableTarget(name: "simclr-commcheck", dependencies: ["Distributed"], path: "Sources/CommCheck"),
+        // Exercised by the Spawn tests: a parent that is killed while its child runs.
+        .executableTarget(name: "simclr-spawncheck", dependencies: ["Spawn"], path: "Sources/SpawnCheck"),
 
-        .target(name: "TestSupport", dependencies: ["Tensors"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Tensors", "Spawn"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport"]),
         .testTarget(name: "OptimTests", dependencies: ["Optim", "TestSupport"],
@@ -51,6 +56,7 @@ let package = Package(
         .testTarget(name: "ImagesTests", dependencies: ["Images", "TestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed", "TestSupport"]),
+        .testTarget(name: "SpawnTests", dependencies: ["Spawn", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"],
                     resources: [.copy("Fixtures")]),
     ],
