@@ -3,7 +3,7 @@ import PackageDescription
 
 // One target per part of the system (see ../shared/DESIGN.md): C bindings, the tensor core,
 // the network (layers, models, objectives, optimisers), images and datasets, the communicator,
-// training, and the `simclr` command line.
+// training, child processes, the pipelines that run `simclr` itself, and the `simclr` command line.
 let optimized: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
 
 let package = Package(
@@ -36,8 +36,10 @@ let package = Package(
                 swiftSettings: optimized),
         // Child processes, started one way: by `simclr` for its demo and sweeps, and by the tests.
         .target(name: "Spawn", dependencies: ["CSpawn"]),
+        // The demo and the sweep: runs of `simclr` itself, as child processes.
+        .target(name: "Pipelines", dependencies: ["Training", "Formats", "Images", "Spawn"]),
         .executableTarget(name: "simclr", dependencies: [
-            "Training", "Tensors", "NN", "Images", "Distributed",
+            "Training", "Pipelines", "Tensors", "NN", "Images", "Distributed",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: optimized),
 
@@ -57,7 +59,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed", "TestSupport"]),
         .testTarget(name: "SpawnTests", dependencies: ["Spawn", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"],
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Pipelines", "TestSupport"],
                     resources: [.copy("Fixtures")]),
     ],
     // Numeric kernels share raw pointers across worker threads by design; Swift 5 mode keeps the

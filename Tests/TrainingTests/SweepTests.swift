@@ -1,5 +1,6 @@
 import Foundation
 import TestSupport
+import Pipelines
 @testable import Training
 import XCTest
 
