@@ -59,9 +59,9 @@ public final class SpawnedProcess {
         precondition(!arguments.isEmpty, "SpawnedProcess: no program to start")
         self.arguments = arguments
         let program = arguments[0]
-        let searchPath = environment.map { $0["PATH"] } ?? ProcessInfo.processInfo.environment["PATH"]
+        let searchPath = (environment ?? ProcessInfo.processInfo.environment)["PATH"] ?? Self.defaultSearchPath
         guard let path = Self.executable(program, searchPath: searchPath) else {
-            throw SpawnError.notFound(program: program, searchPath: searchPath ?? "")
+            throw SpawnError.notFound(program: program, searchPath: searchPath)
         }
 
         let input = open("/dev/null", O_RDONLY | O_CLOEXEC)
@@ -136,13 +136,16 @@ public final class SpawnedProcess {
         return signal >= 0 ? .signalled(signal) : .exited(code)
     }
 
+    /// The folders searched when there is no `PATH`.
+    static let defaultSearchPath = "/usr/bin:/bin"
+
     /// The file `program` names: itself when it holds a slash, else the first executable file of
     /// that name in the folders of `searchPath` (a `PATH` value, where an empty entry is the current
-    /// folder), or nil.
+    /// folder; /usr/bin:/bin when nil), or nil.
     public static func executable(_ program: String, searchPath: String?) -> String? {
         if program.contains("/") { return program }
         let fm = FileManager.default
-        return (searchPath ?? "").split(separator: ":", omittingEmptySubsequences: false)
+        return (searchPath ?? defaultSearchPath).split(separator: ":", omittingEmptySubsequences: false)
             .map { ($0.isEmpty ? "." : String($0)) + "/" + program }
             .first { path in
                 var isFolder: ObjCBool = false

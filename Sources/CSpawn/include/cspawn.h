@@ -12,7 +12,9 @@
 /// NULL-terminated and prepared by the caller, since the child may not allocate.
 /// Returns the child's pid once it runs the program, or minus the errno of the step that failed
 /// (fork in this process, or exec in the child, which is then reaped). Sets SIGCHLD back to its
-/// default action if this process ignores it.
+/// default action if this process ignores it. fork runs the handlers libraries register with
+/// pthread_atfork (OpenBLAS winds down its threads, to start them again on its next call), so call
+/// it while no other thread is inside such a library.
 pid_t cspawn_start(const char *path, char *const argv[], char *const envp[], int input_fd, int output_fd);
 
 /// 1 once the child `pid` has ended, 0 while it runs, minus errno when it cannot be waited for.
