@@ -40,8 +40,8 @@ public final class SpawnedProcess {
     public enum Ending: Equatable {
         case exited(Int32)
         case signalled(Int32)
-        /// The stop condition came true, or `terminate` was called, while it ran; its group was
-        /// terminated.
+        /// The stop condition came true while it ran, or `terminate` was called before it was
+        /// waited for; its group was terminated.
         case stopped
     }
 
