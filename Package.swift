@@ -3,7 +3,7 @@ import PackageDescription
 
 // One target per part of the system (see ../shared/DESIGN.md): C bindings, the tensor core,
 // the network (layers, models, objectives, optimisers), images and datasets, the communicator,
-// training, and the `simclr` command line.
+// training, child processes, the pipelines that run `simclr` itself, and the `simclr` command line.
 let optimized: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
 
 let package = Package(
@@ -22,6 +22,7 @@ let package = Package(
                        providers: [.apt(["libopenmpi-dev", "openmpi-bin", "pkgconf"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
+        .target(name: "CSpawn"),
 
         .target(name: "Tensors", dependencies: ["CBLAS"], swiftSettings: optimized),
         // Built for AVX2 and FMA whatever the build machine; only called where `CPU.hasAVX2AndFMA`.
@@ -36,15 +37,21 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ],
                 swiftSettings: optimized),
+        // Child processes, started one way: by `simclr` for its demo and sweeps, and by the tests.
+        .target(name: "Spawn", dependencies: ["CSpawn"]),
+        // The demo and the sweep: runs of `simclr` itself, as child processes.
+        .target(name: "Pipelines", dependencies: ["Training", "Formats", "Images", "Spawn"]),
         .executableTarget(name: "simclr", dependencies: [
-            "Training", "Tensors", "NN", "Images", "Distributed",
+            "Training", "Pipelines", "Tensors", "NN", "Images", "Distributed",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: optimized),
 
         // Exercised by the Distributed tests under mpirun: each collective on known data.
         .executableTarget(name: "simclr-commcheck", dependencies: ["Distributed"], path: "Sources/CommCheck"),
+        // Exercised by the Spawn tests: a parent that is killed while its child runs.
+        .executableTarget(name: "simclr-spawncheck", dependencies: ["Spawn"], path: "Sources/SpawnCheck"),
 
-        .target(name: "TestSupport", dependencies: ["Tensors"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Tensors", "Spawn"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport"]),
         .testTarget(name: "OptimTests", dependencies: ["Optim", "TestSupport"],
@@ -54,8 +61,9 @@ let package = Package(
         .testTarget(name: "ImagesTests", dependencies: ["Images", "TestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed", "TestSupport"]),
+        .testTarget(name: "SpawnTests", dependencies: ["Spawn", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: [
-            "Training", "TestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Training", "Pipelines", "TestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ],
                     resources: [.copy("Fixtures")]),
     ],

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 @testable import Formats
 
@@ -77,19 +78,12 @@ final class AtomicFileTests: XCTestCase {
         try XCTSkipIf(getuid() != 0, "mounting a tmpfs needs root")
         let mountPoint = try temporaryFolder(self).appendingPathComponent("tiny")
         try FileManager.default.createDirectory(at: mountPoint, withIntermediateDirectories: true)
-        let mount = Process()
-        mount.executableURL = URL(fileURLWithPath: "/bin/mount")
-        mount.arguments = ["-t", "tmpfs", "-o", "size=64k", "tmpfs", mountPoint.path]
-        mount.standardError = FileHandle.nullDevice
-        do { try mount.run() } catch { throw XCTSkip("cannot run mount: \(error)") }
-        mount.waitUntilExit()
-        try XCTSkipIf(mount.terminationStatus != 0, "mount -t tmpfs is not permitted here")
+        let environment = BuiltProduct.plainEnvironment()
+        let mount = try ChildProcess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", mountPoint.path],
+                                         environment: environment, timeout: 20)
+        try XCTSkipIf(mount.status != 0, "mount -t tmpfs is not permitted here: \(mount.output)")
         addTeardownBlock {
-            let umount = Process()
-            umount.executableURL = URL(fileURLWithPath: "/bin/umount")
-            umount.arguments = [mountPoint.path]
-            try? umount.run()
-            umount.waitUntilExit()
+            _ = try? ChildProcess.run(["umount", mountPoint.path], environment: environment, timeout: 20)
         }
         let url = mountPoint.appendingPathComponent("model.safetensors")
         var small = SafeTensors(metadata: ["format": "pt"])

@@ -1,29 +1,21 @@
 import Foundation
+import Spawn
 import XCTest
 
 /// A process started by a test, its standard output and error going to one temporary file (not a
 /// pipe: an orphaned MPI daemon that keeps a pipe open would make reading to the end hang).
 public final class ChildProcess {
-    public let process = Process()
+    public let process: SpawnedProcess
     public let outputURL: URL
     public let started = Date()
     public let commandLine: String
 
-    /// Starts `arguments[0]` (searched on PATH) with the other arguments.
+    /// Starts `arguments[0]` (searched on the PATH of `environment`) with the other arguments.
     public init(_ arguments: [String], environment: [String: String]) throws {
         outputURL = FileManager.default.temporaryDirectory
             .appendingPathComponent("simclr-distributed-\(getpid())-\(UUID().uuidString).log")
-        _ = FileManager.default.createFile(atPath: outputURL.path, contents: nil)
-        let output = try FileHandle(forWritingTo: outputURL)
         commandLine = arguments.joined(separator: " ")
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        process.environment = environment
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        try output.close()
+        process = try SpawnedProcess(arguments, environment: environment, output: .file(outputURL))
     }
 
     deinit {
@@ -48,25 +40,24 @@ public final class ChildProcess {
         return false
     }
 
-    /// Waits for the exit; returns its status and the seconds since the start, or nil (after
-    /// stopping the process) if it runs longer than `timeout` seconds.
+    /// Waits for the exit; returns its status (128 + the signal's number when a signal ended it) and
+    /// the seconds since the start, or nil (after stopping the process) if it runs longer than
+    /// `timeout` seconds or was stopped.
     public func wait(timeout: Double) -> (status: Int32, seconds: Double)? {
         let end = Date(timeIntervalSinceNow: timeout)
-        while process.isRunning && Date() < end { usleep(20_000) }
-        if process.isRunning {
-            stop()
-            return nil
+        let status: Int32
+        switch process.wait(grace: 3, stoppingWhen: { Date() >= end }) {
+        case .exited(let code): status = code
+        case .signalled(let signal): status = 128 + signal
+        case .stopped: return nil
         }
-        return (process.terminationStatus, Date().timeIntervalSince(started))
+        return (status, Date().timeIntervalSince(started))
     }
 
-    /// SIGTERM (mpirun forwards it to its ranks), then SIGKILL if that is not enough.
+    /// SIGTERM to the process's group (mpirun forwards it to its ranks), then SIGKILL if that is not
+    /// enough within 3 s.
     public func stop() {
-        process.terminate()
-        let end = Date(timeIntervalSinceNow: 3)
-        while process.isRunning && Date() < end { usleep(20_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        process.terminate(grace: 3)
     }
 
     /// Runs to the end; fails the test (with the output) if it takes longer than `timeout` seconds.

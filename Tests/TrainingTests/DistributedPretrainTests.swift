@@ -95,7 +95,7 @@ final class DistributedPretrainTests: XCTestCase {
         }
         XCTAssertTrue(FileManager.default.fileExists(atPath: checkpoint.path), job.output)
         // mpirun's children are the two ranks; kill the second one.
-        let ranks = try ChildProcess.run(["pgrep", "-P", String(job.process.processIdentifier)],
+        let ranks = try ChildProcess.run(["pgrep", "-P", String(job.process.pid)],
                                          environment: BuiltProduct.plainEnvironment(), timeout: 10)
         let pids = ranks.output.split(separator: "\n").compactMap { Int32($0) }.sorted()
         XCTAssertEqual(pids.count, 2, ranks.output)

@@ -4,6 +4,7 @@ import Foundation
 import FoundationXML
 #endif
 import Images
+import TestSupport
 @testable import Training
 import XCTest
 
@@ -229,7 +230,7 @@ final class RunReportTests: XCTestCase {
         let common = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
                       "--user-data-dir=" + profile.appendingPathComponent("profile").path]
 
-        let dom = try Self.run(chromium, common + ["--dump-dom", page.absoluteString], timeout: 60, folder: profile)
+        let dom = try Self.run(chromium, common + ["--dump-dom", page.absoluteString], timeout: 60)
         // The browser's own parse of the page: every chart survived as an SVG element.
         for id in ["chart-loss", "chart-knn", "chart-epoch-accuracy", "chart-confusion", "chart-embeddings", "chart-augmentations"] {
             XCTAssertTrue(dom.contains("<svg id=\"\(id)\""), "\(id) missing from the browser's DOM")
@@ -237,7 +238,7 @@ final class RunReportTests: XCTestCase {
         XCTAssertEqual(dom.components(separatedBy: "class=\"point\"").count - 1, EmbeddingProjection.maximumPoints)
 
         _ = try Self.run(chromium, common + ["--screenshot=" + screenshot.path, "--window-size=1200,3000", page.absoluteString],
-                         timeout: 60, folder: profile)
+                         timeout: 60)
         let png = try Data(contentsOf: screenshot)
         if let keep = ProcessInfo.processInfo.environment["RUN_REPORT_TEST_OUTPUT"] {
             let folder = URL(fileURLWithPath: keep)
@@ -268,31 +269,15 @@ final class RunReportTests: XCTestCase {
         return nil
     }
 
-    /// Runs `executable` and returns its standard output; fails when it runs longer than `timeout`
-    /// seconds or exits with an error. Output goes to a file, which never blocks the browser as a
-    /// full pipe could.
-    static func run(_ executable: String, _ arguments: [String], timeout: Double, folder: URL) throws -> String {
-        let outputURL = folder.appendingPathComponent("stdout-\(UUID().uuidString)")
-        try Data().write(to: outputURL)
-        let output = try FileHandle(forWritingTo: outputURL)
-        defer { try? output.close() }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-            throw ReportFileError("\(executable) did not finish within \(Int(timeout)) s")
+    /// Runs `executable` and returns what it printed; fails when it exits with an error, or runs
+    /// longer than `timeout` seconds.
+    static func run(_ executable: String, _ arguments: [String], timeout: Double) throws -> String {
+        let result = try ChildProcess.run([executable] + arguments, environment: ProcessInfo.processInfo.environment,
+                                          timeout: timeout)
+        guard result.status == 0 else {
+            throw ReportFileError("\(executable) exited with status \(result.status)")
         }
-        guard process.terminationStatus == 0 else {
-            throw ReportFileError("\(executable) exited with status \(process.terminationStatus)")
-        }
-        return try String(contentsOf: outputURL, encoding: .utf8)
+        return result.output
     }
 
     static func bigEndian(_ data: Data, at offset: Int) -> Int {

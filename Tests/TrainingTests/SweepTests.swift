@@ -1,5 +1,6 @@
 import Foundation
 import TestSupport
+import Pipelines
 @testable import Training
 import XCTest
 
@@ -150,7 +151,7 @@ final class SweepTests: XCTestCase {
         while !FileManager.default.fileExists(atPath: pidFile.path) && Date() < deadline { usleep(20_000) }
         usleep(100_000)
         let sleeper = try XCTUnwrap(Int32(String(contentsOf: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
-        sweep.process.terminate()
+        kill(sweep.process.pid, SIGTERM)
         let ended = try XCTUnwrap(sweep.wait(timeout: 20), sweep.output)
         XCTAssertEqual(ended.status, 130, sweep.output)
         XCTAssertTrue(sweep.output.contains("random-lr=1 interrupted"), sweep.output)

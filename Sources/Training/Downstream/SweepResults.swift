@@ -16,6 +16,12 @@ public struct SweepResults {
         public var status: Status
         /// `metrics[key]` for each of `SweepResults.metricKeys` (NaN when the summary lacks it).
         public var metrics: [Double]
+
+        public init(cell: SweepGrid.Cell, status: Status, metrics: [Double]) {
+            self.cell = cell
+            self.status = status
+            self.metrics = metrics
+        }
     }
 
     /// The `summary.json` numbers every row shows, in column order.

@@ -1,5 +1,7 @@
 import Formats
 import Foundation
+import Spawn
+import Training
 
 /// Runs every cell of a `SweepGrid` as a fine-tuning subprocess, one after another, each into
 /// `out/cells/<cell>/` with its output in `out/logs/<cell>.log`, and keeps `out/results.*` up to
@@ -52,13 +54,8 @@ public final class SweepRunner {
             let url = URL(fileURLWithPath: argument0, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
             return [url.standardizedFileURL.path, "finetune"]
         }
-        return [searchPath(argument0) ?? argument0, "finetune"]
-    }
-
-    /// `name` found in a folder of `PATH`, or nil.
-    static func searchPath(_ name: String) -> String? {
-        let folders = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
-        return folders.map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+        let path = SpawnedProcess.executable(argument0, searchPath: ProcessInfo.processInfo.environment["PATH"])
+        return [path ?? argument0, "finetune"]
     }
 
     var cellsDirectory: URL { out.appendingPathComponent("cells") }
@@ -136,21 +133,22 @@ public final class SweepRunner {
         return outcome
     }
 
-    /// Runs one cell; nil when it exited with status 0, "interrupted" when a stop signal ended it,
-    /// otherwise why it failed.
+    /// Runs one cell, its output appended to `logURL` after the command line; nil when it exited
+    /// with status 0, "interrupted" when a stop signal ended it, otherwise why it failed. A child that
+    /// ignores the stop for 10 s is killed: the cell is run afresh anyway.
     func runChild(arguments: [String], logURL: URL, stop: StopSignal?) -> String? {
         let words = command + arguments
         do {
             try AtomicFile.write(Data(("$ " + words.joined(separator: " ") + "\n").utf8), to: logURL)
+            let child = try SpawnedProcess(words, output: .file(logURL))
+            switch child.wait(grace: 10, stoppingWhen: { stop?.signalName != nil }) {
+            case .exited(0): return nil
+            case .exited(let status): return "exit status \(status)"
+            case .signalled(let signal): return "killed by signal \(signal)"
+            case .stopped: return "interrupted"
+            }
         } catch {
-            return "cannot write \(logURL.path): \(error)"
-        }
-        switch SweepChild.run(command[0], arguments: Array(words.dropFirst()), log: logURL, stop: stop) {
-        case .exited(0): return nil
-        case .exited(let status): return "exit status \(status)"
-        case .signalled(let signal): return "killed by signal \(signal)"
-        case .interrupted: return "interrupted"
-        case .notStarted(let why): return why
+            return "\(error)"
         }
     }
 

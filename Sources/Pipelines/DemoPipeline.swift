@@ -1,5 +1,7 @@
 import Foundation
 import Images
+import Spawn
+import Training
 
 /// `simclr demo`: the whole idea on real images in one command. SimCLR pretraining on the unlabelled
 /// training images, then linear evaluation, k-NN and a 1%-labels fine-tune, beside the baselines a
@@ -129,23 +131,20 @@ public struct DemoPipeline {
         return nil
     }
 
+    /// Runs one stage, its output on the demo's own. A Ctrl-C or SIGTERM reaches the demo only (the
+    /// child has a process group of its own) and is passed on as SIGTERM: the child finishes its
+    /// step, checkpoints and exits, and the demo waits for that (a minute at most) before it stops.
     func runChild(_ arguments: [String]) throws {
-        // Ctrl-C reaches the child too (one process group): it finishes its step, checkpoints and
-        // exits; the demo waits for that instead of dying first. A handler, unlike SIG_IGN, is not
-        // inherited by the child.
-        signal(SIGINT) { _ in }
-        defer { signal(SIGINT, SIG_DFL) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        try process.run()
-        process.waitUntilExit()
-        if process.terminationReason == .uncaughtSignal || process.terminationStatus == 130 {
-            throw TrainingError.interrupted(signal: "an interrupt", checkpoint: out.path)
-        }
-        guard process.terminationStatus == 0 else {
+        let stop = StopSignal()
+        let child = try SpawnedProcess([binary] + arguments, output: .inherited)
+        switch child.wait(grace: 60, stoppingWhen: { stop.signalName != nil }) {
+        case .exited(0):
+            return
+        case .exited(let status) where status != 130:
             throw TrainingError.io("demo: `simclr \(arguments.prefix(3).joined(separator: " ")) ...` failed "
-                + "(exit \(process.terminationStatus)); fix the cause and run the demo again to continue")
+                + "(exit \(status)); fix the cause and run the demo again to continue")
+        default:
+            throw TrainingError.interrupted(signal: "an interrupt", checkpoint: out.path)
         }
     }
 
