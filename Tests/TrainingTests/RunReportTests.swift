@@ -4,6 +4,7 @@ import Foundation
 import FoundationXML
 #endif
 import Images
+import Report
 @testable import Training
 import XCTest
 

@@ -1,3 +1,4 @@
+import Formats
 import Foundation
 
 /// Per-class precision, recall, F1 and support with their averages, laid out as scikit-learn's

@@ -1,11 +1,12 @@
+import Formats
 import Foundation
 import TestSupport
 import XCTest
-@testable import Formats
+@testable import Report
 
 final class ClassificationReportTests: XCTestCase {
     private func fixture(_ name: String) throws -> [String: Any] {
-        let all = try XCTUnwrap(try formatsReference()["classification"] as? [String: Any])
+        let all = try XCTUnwrap(try reportReference()["classification"] as? [String: Any])
         return try XCTUnwrap(all[name] as? [String: Any])
     }
 

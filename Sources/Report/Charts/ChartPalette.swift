@@ -1,3 +1,4 @@
+import Formats
 import Foundation
 
 /// Series and class colours: matplotlib's ten "tab10" colours, which readers of ML plots know, and

@@ -1,3 +1,4 @@
+import Formats
 import Foundation
 
 /// Counts of (true class, predicted class) pairs: row = true label, column = predicted label,

@@ -1,3 +1,4 @@
+import Formats
 import Foundation
 
 /// Small images in a grid with captions (augmented views, nearest neighbours), each embedded in the

@@ -1,6 +1,7 @@
 import Foundation
+import TestSupport
 import XCTest
-@testable import Formats
+@testable import Report
 
 final class HTMLPageTests: XCTestCase {
     func testPageIsEscapedSelfContainedAndWellFormed() throws {

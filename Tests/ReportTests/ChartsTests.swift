@@ -1,7 +1,6 @@
 import Foundation
-import TestSupport
 import XCTest
-@testable import Formats
+@testable import Report
 
 final class ChartsTests: XCTestCase {
     private func parse(_ svg: String, file: StaticString = #filePath, line: UInt = #line) -> XMLSummary {
@@ -109,75 +108,6 @@ final class ChartsTests: XCTestCase {
         XCTAssertEqual(fills[2], Heatmap.shade(0))
     }
 
-    /// Our PNG bytes equal a PNG assembled by Python's zlib (level 0) and checked by Pillow.
-    func testPNGMatchesReferenceBytes() throws {
-        let cases = try XCTUnwrap(try formatsReference()["png"] as? [[String: Any]])
-        for c in cases {
-            let (w, h, ch) = (c["width"] as! Int, c["height"] as! Int, c["channels"] as! Int)
-            let pixels = (c["pixels"] as! [Int]).map(UInt8.init)
-            let expected = try XCTUnwrap(Data(base64Encoded: c["png"] as! String))
-            XCTAssertEqual(PNGEncoder.encode(width: w, height: h, channels: ch, pixels: pixels), expected, "\(w)x\(h)x\(ch)")
-        }
-    }
-
-    /// A large image (several stored blocks) decodes back to its pixels with valid CRCs and Adler-32.
-    func testPNGDecodesToInputAcrossManyBlocks() throws {
-        let (w, h) = (160, 150)  // 150 rows of 481 bytes: 72150 bytes, two stored blocks
-        let pixels = (0..<(w * h * 3)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 / 7) }
-        let png = [UInt8](PNGEncoder.encode(width: w, height: h, channels: 3, pixels: pixels))
-        XCTAssertEqual(Array(png.prefix(8)), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
-        var offset = 8
-        var chunks: [(String, [UInt8])] = []
-        while offset < png.count {
-            let length = png[offset..<(offset + 4)].reduce(0) { $0 << 8 | Int($1) }
-            let type = Array(png[(offset + 4)..<(offset + 8)])
-            let body = Array(png[(offset + 8)..<(offset + 8 + length)])
-            let crc = png[(offset + 8 + length)..<(offset + 12 + length)].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-            XCTAssertEqual(crc, Self.referenceCRC32(type + body))
-            chunks.append((String(decoding: type, as: UTF8.self), body))
-            offset += 12 + length
-        }
-        XCTAssertEqual(chunks.map(\.0), ["IHDR", "IDAT", "IEND"])
-        XCTAssertEqual(chunks[0].1, [0, 0, 0, 160, 0, 0, 0, 150, 8, 2, 0, 0, 0])
-        // Inflate the stored blocks by hand.
-        let z = chunks[1].1
-        XCTAssertEqual(Array(z.prefix(2)), [0x78, 0x01])
-        XCTAssertEqual((UInt16(z[0]) << 8 | UInt16(z[1])) % 31, 0, "zlib header check bits")
-        var position = 2, raw: [UInt8] = [], blocks = 0, final = false
-        while !final {
-            final = z[position] & 1 == 1
-            XCTAssertEqual(z[position] >> 1, 0, "stored block")
-            let length = Int(z[position + 1]) | Int(z[position + 2]) << 8
-            let complement = Int(z[position + 3]) | Int(z[position + 4]) << 8
-            XCTAssertEqual(length ^ complement, 0xFFFF)
-            raw += z[(position + 5)..<(position + 5 + length)]
-            position += 5 + length
-            blocks += 1
-        }
-        XCTAssertEqual(blocks, 2)
-        var a = 1, b = 0
-        for byte in raw { a = (a + Int(byte)) % 65521; b = (b + a) % 65521 }
-        XCTAssertEqual(Array(z[position...]), [UInt8(b >> 8), UInt8(b & 0xFF), UInt8(a >> 8), UInt8(a & 0xFF)])
-        var decoded: [UInt8] = []
-        let stride = w * 3 + 1
-        for row in 0..<h {
-            let start = row * stride
-            XCTAssertEqual(raw[start], 0, "filter type none")
-            decoded.append(contentsOf: raw[(start + 1)..<(start + stride)])
-        }
-        XCTAssertEqual(decoded, pixels)
-    }
-
-    /// Bitwise CRC-32, independent of the encoder's table.
-    private static func referenceCRC32(_ bytes: [UInt8]) -> UInt32 {
-        var crc: UInt32 = 0xFFFF_FFFF
-        for byte in bytes {
-            crc ^= UInt32(byte)
-            for _ in 0..<8 { crc = (crc >> 1) ^ (crc & 1 == 1 ? 0xEDB8_8320 : 0) }
-        }
-        return ~crc
-    }
-
     func testImageGrid() throws {
         let gray = ImageGrid.Image(width: 2, height: 2, channels: 1, pixels: [0, 255, 128, 64], caption: "gray & small")
         let rgb = ImageGrid.Image(width: 3, height: 1, channels: 3, floats: [-1, 0, 1, 0.5, 2, -0.5, 0, 0, 0],
@@ -207,63 +137,4 @@ final class ChartsTests: XCTestCase {
         XCTAssertEqual(flat.pixel(flat.upper), 0)
         XCTAssertEqual(flat.pixel(flat.lower), 100)
     }
-}
-
-final class PCATests: XCTestCase {
-    /// Projections and variances equal NumPy's eigendecomposition of the covariance, up to the
-    /// sign of each component; both for N > D and for N < D.
-    func testMatchesNumPyUpToSign() throws {
-        let cases = try XCTUnwrap(try formatsReference()["pca"] as? [[String: Any]])
-        for c in cases {
-            let (n, d) = (c["n"] as! Int, c["d"] as! Int)
-            let x = floats(c["x"])
-            let expected = (c["projection"] as! [NSNumber]).map(\.doubleValue)
-            let variances = (c["explained_variance"] as! [NSNumber]).map(\.doubleValue)
-            // Converged to rounding, and with the defaults meant for plots.
-            for (tolerance, accuracy) in [(1e-11, 1e-7), (1e-6, 1e-3)] {
-                let pca = PCA(fitting: x, count: n, dimension: d, maxIterations: 1000, tolerance: tolerance)
-                for (got, want) in zip(pca.explainedVariance, variances) {
-                    XCTAssertEqual(got, want, accuracy: accuracy * variances[0], "variance n=\(n) d=\(d)")
-                }
-                let projection = pca.transform(x, count: n)
-                for component in 0..<2 {
-                    let got = (0..<n).map { projection[$0 * 2 + component] }
-                    let want = (0..<n).map { expected[$0 * 2 + component] }
-                    let sign: Double = zip(got, want).reduce(0) { $0 + $1.0 * $1.1 } >= 0 ? 1 : -1
-                    for (g, w) in zip(got, want) {
-                        XCTAssertEqual(sign * g, w, accuracy: accuracy * (1 + abs(w)), "component \(component) n=\(n) d=\(d) tol \(tolerance)")
-                    }
-                }
-            }
-            let pca = PCA(fitting: x, count: n, dimension: d)
-            // Orthonormal components.
-            let dot = zip(pca.components[0], pca.components[1]).reduce(0) { $0 + $1.0 * $1.1 }
-            XCTAssertEqual(dot, 0, accuracy: 1e-9)
-            XCTAssertEqual(pca.components[0].reduce(0) { $0 + $1 * $1 }, 1, accuracy: 1e-9)
-        }
-    }
-
-    func testDegenerateInputs() {
-        // All points equal: no variance, no NaN.
-        let same = PCA(fitting: [Float](repeating: 3, count: 12), count: 4, dimension: 3)
-        XCTAssertEqual(same.explainedVariance, [0, 0])
-        XCTAssertTrue(same.transform([Float](repeating: 3, count: 12), count: 4).allSatisfy { $0 == 0 })
-        // Points on a line in 3-D: one component carries everything.
-        let line: [Float] = (0..<5).flatMap { i in [Float(i), 2 * Float(i), -Float(i)] }
-        let (x, y) = PCA.project2D(line, count: 5, dimension: 3)
-        XCTAssertEqual(x.map { abs($0) }, [2, 1, 0, 1, 2].map { Double($0) * 6.0.squareRoot() }, accuracy: 1e-9)
-        XCTAssertTrue(y.allSatisfy { abs($0) < 1e-9 })
-    }
-
-    func testSymmetricEigen() {
-        let (values, vectors) = PCA.symmetricEigen([2, 1, 0, 1, 2, 0, 0, 0, 5], size: 3)
-        XCTAssertEqual(values, [5, 3, 1], accuracy: 1e-12)
-        XCTAssertEqual(abs(vectors[2 * 3 + 0]), 1, accuracy: 1e-12)
-        XCTAssertEqual(abs(vectors[0 * 3 + 1]), 0.5.squareRoot(), accuracy: 1e-12)
-    }
-}
-
-private func XCTAssertEqual(_ a: [Double], _ b: [Double], accuracy: Double, file: StaticString = #filePath, line: UInt = #line) {
-    XCTAssertEqual(a.count, b.count, file: file, line: line)
-    for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: accuracy, file: file, line: line) }
 }

@@ -1,3 +1,4 @@
+import Formats
 import Foundation
 
 /// A self-contained HTML page built from a few blocks: headings, paragraphs, key/value and plain
