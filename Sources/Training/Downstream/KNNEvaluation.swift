@@ -2,6 +2,7 @@ import Formats
 import Foundation
 import Images
 import Optim
+import Probes
 import Report
 import Tensors
 

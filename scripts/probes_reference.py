@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Reference numbers for the Optim target's probe tests (logistic regression, k-NN).
+"""Reference numbers for the Probes target's tests (logistic regression, k-NN).
 
 Needs numpy, scipy and scikit-learn (for example /tmp/torch-ref/bin/python):
 
-    python scripts/optim_probe_reference.py    # writes Tests/OptimTests/Fixtures/probe_*.json
+    python scripts/probes_reference.py    # writes Tests/ProbesTests/Fixtures/probe_*.json
 
 The datasets are drawn here from a fixed seed and quantised to multiples of 1/64, so they are exact
 in float32, short in JSON and identical on both sides.
@@ -34,7 +34,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-FIXTURES = pathlib.Path(__file__).resolve().parent.parent / "Tests" / "OptimTests" / "Fixtures"
+FIXTURES = pathlib.Path(__file__).resolve().parent.parent / "Tests" / "ProbesTests" / "Fixtures"
 SIGNIFICANT = 10   # solver outputs are rounded so the last bits of BLAS and L-BFGS never change the files
 QUANTUM = 64
 
@@ -219,7 +219,7 @@ def main():
     fixtures = {"probe_logistic": logistic_fixture(rng), "probe_knn": knn_fixture(rng)}
     FIXTURES.mkdir(parents=True, exist_ok=True)
     for name, content in fixtures.items():
-        content = {"generator": "scripts/optim_probe_reference.py", "sklearn": sklearn.__version__, **content}
+        content = {"generator": "scripts/probes_reference.py", "sklearn": sklearn.__version__, **content}
         (FIXTURES / f"{name}.json").write_text(dumps(content) + "\n")
 
 

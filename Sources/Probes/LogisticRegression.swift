@@ -1,4 +1,5 @@
 import Foundation
+import Optim
 import Tensors
 
 /// Multinomial logistic regression on cached features (the linear-evaluation probe), fitted by

@@ -1,4 +1,5 @@
 import Foundation
+import Optim
 import Tensors
 
 /// Weighted k-nearest-neighbour classification on cached features, the monitor of Wu et al. 2018

@@ -1,11 +1,11 @@
 import Foundation
-@testable import Optim
+@testable import Probes
 import Tensors
 import TestSupport
 import XCTest
 
 /// L-BFGS, logistic regression and k-NN: known minima, finite differences, and the fixtures of
-/// scripts/optim_probe_reference.py (scikit-learn and a NumPy transcription of the k-NN vote).
+/// scripts/probes_reference.py (scikit-learn and a NumPy transcription of the k-NN vote).
 final class ProbeTests: XCTestCase {
     // MARK: L-BFGS
 
@@ -137,7 +137,7 @@ final class ProbeTests: XCTestCase {
     }
 
     func testLogisticRegressionMatchesScikitLearn() throws {
-        let fixture = try optimFixture("probe_logistic")
+        let fixture = try probeFixture("probe_logistic")
         let cases = try XCTUnwrap(fixture["cases"] as? [[String: Any]])
         XCTAssertEqual(cases.count, 3, "multinomial, binary (scikit-learn at 2 C), standardised")
         for c in cases {
@@ -168,7 +168,7 @@ final class ProbeTests: XCTestCase {
 
     /// `.weightDecay(1/(C·N))` is the same problem as `.inverseStrength(C)`.
     func testWeightDecayIsInverseStrengthOverSamples() throws {
-        let fixture = try optimFixture("probe_logistic")
+        let fixture = try probeFixture("probe_logistic")
         let c = try XCTUnwrap((fixture["cases"] as? [[String: Any]])?.first)
         let train = try matrix(c["train_features"]), labels = try ints(c["train_labels"])
         let strength = try XCTUnwrap(double(c["C"]))
@@ -243,7 +243,7 @@ final class ProbeTests: XCTestCase {
     }
 
     func testKNNMatchesTheReferenceVote() throws {
-        let fixture = try optimFixture("probe_knn")
+        let fixture = try probeFixture("probe_knn")
         let memory = try matrix(fixture["memory"]), queries = try matrix(fixture["queries"])
         let memoryLabels = try ints(fixture["memory_labels"]), queryLabels = try ints(fixture["query_labels"])
         let classes = try XCTUnwrap(int(fixture["classes"]))

@@ -1,4 +1,5 @@
 import Foundation
+import Optim
 
 /// A small limited-memory BFGS minimiser (Nocedal & Wright, *Numerical Optimization*, 2nd ed.,
 /// algorithms 7.4 and 7.5) for smooth objectives of a flat `Double` vector, used by the linear
