@@ -2,8 +2,9 @@
 import PackageDescription
 
 // One target per part of the system (see ../shared/DESIGN.md): C bindings, the tensor core,
-// the network (layers, models, objectives, optimisers), images and datasets, the communicator,
-// training, and the `simclr` command line.
+// the network (layers, models, objectives, optimisers), evaluation probes, file formats, reports
+// (charts, metrics, pages), images and datasets, the communicator, training, and the `simclr`
+// command line.
 let optimized: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
 
 let package = Package(
@@ -36,17 +37,17 @@ let package = Package(
         .target(name: "Training", dependencies: ["Tensors", "NN", "Optim", "Probes", "Images", "Distributed", "Formats", "Report"],
                 swiftSettings: optimized),
         .executableTarget(name: "simclr", dependencies: [
-            "Training", "Tensors", "NN", "Images", "Distributed",
+            "Training", "Tensors", "NN", "Images", "Distributed", "Formats",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: optimized),
 
-        // Exercised by the Distributed tests under mpirun: each collective on known data.
+        // Exercised by the integration tests under mpirun: each collective on known data.
         .executableTarget(name: "simclr-commcheck", dependencies: ["Distributed"], path: "Sources/CommCheck"),
 
-        .target(name: "TestSupport", dependencies: ["Tensors"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Tensors", "NN", "Formats", "Training"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),
-        .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport"]),
-        .testTarget(name: "OptimTests", dependencies: ["Optim", "TestSupport"],
+        .testTarget(name: "NNTests", dependencies: ["NN", "Tensors", "TestSupport"]),
+        .testTarget(name: "OptimTests", dependencies: ["Optim", "Tensors", "TestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ProbesTests", dependencies: ["Probes", "Tensors", "TestSupport"],
                     resources: [.copy("Fixtures")]),
@@ -54,11 +55,17 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Formats", "TestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "ImagesTests", dependencies: ["Images", "TestSupport"],
+        .testTarget(name: "ImagesTests", dependencies: ["Images", "Tensors", "TestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "DistributedTests", dependencies: ["Distributed", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"],
+        .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
+        .testTarget(name: "TrainingTests",
+                    dependencies: ["Training", "Tensors", "NN", "Images", "Distributed", "Formats", "Report", "TestSupport"],
                     resources: [.copy("Fixtures")]),
+        // Slow: runs of the simclr binary (alone and under mpirun), simclr-commcheck under mpirun,
+        // in-process fine-tuning runs and whole-network gradient checks. `./launch test --fast` skips them.
+        .testTarget(name: "IntegrationTests", dependencies: [
+            "Training", "Tensors", "NN", "Optim", "Probes", "Images", "Distributed", "Formats", "TestSupport",
+        ]),
     ],
     // Numeric kernels share raw pointers across worker threads by design; Swift 5 mode keeps the
     // data-race checker from demanding Sendable wrappers around every one of them.

@@ -1,11 +1,9 @@
-@testable import NN
 import Tensors
-import TestSupport
 import XCTest
 
 /// Σ y·r in Double: the scalar loss every gradient check differentiates (r is fixed and random,
 /// so dL/dy = r exercises every output).
-func weightedSum(_ y: Tensor, _ r: Tensor) -> Double {
+public func weightedSum(_ y: Tensor, _ r: Tensor) -> Double {
     precondition(y.count == r.count, "weightedSum: \(y.shape) vs \(r.shape)")
     var s = 0.0
     for i in 0..<y.count { s += Double(y[i]) * Double(r[i]) }
@@ -22,7 +20,7 @@ func weightedSum(_ y: Tensor, _ r: Tensor) -> Double {
 /// max-pool kink (or a BatchNorm with a tiny batch variance) close to the point favours a small one.
 /// `allowedFailures` tolerates that many coordinates disagreeing at every step size, for networks
 /// in which some perturbations cross kinks whatever the step; layer tests pass 0 and use one step.
-func checkGradients(store: ParameterStore, input x: Tensor, checkInput: Bool = true,
+public func checkGradients(store: ParameterStore, input x: Tensor, checkInput: Bool = true,
                     eps: Float = 1e-2, retryEps: [Float] = [], tolerance: Float = 2e-2, floor: Float = 1e-2,
                     samples: Int? = nil, allowedFailures: Int = 0, seed: UInt64 = 99,
                     forward: (Tensor) -> Tensor, backward: (Tensor) -> Tensor,
@@ -64,7 +62,7 @@ func checkGradients(store: ParameterStore, input x: Tensor, checkInput: Bool = t
 }
 
 /// A finalised store and a layer built into it.
-func build<L>(seed: UInt64 = 1, _ make: (ParameterStore) -> L) -> (L, ParameterStore) {
+public func build<L>(seed: UInt64 = 1, _ make: (ParameterStore) -> L) -> (L, ParameterStore) {
     let store = ParameterStore()
     let layer = make(store)
     store.finalize(seed: seed)
@@ -73,7 +71,7 @@ func build<L>(seed: UInt64 = 1, _ make: (ParameterStore) -> L) -> (L, ParameterS
 
 /// Sets every parameter of `store` to a random value of roughly unit scale (BatchNorm weights
 /// around 1, biases around 0), so checks do not depend on initialisations that are zero or one.
-func randomizeParameters(_ store: ParameterStore, seed: UInt64) {
+public func randomizeParameters(_ store: ParameterStore, seed: UInt64) {
     for (k, p) in store.parameters.enumerated() {
         var rng = RandomStream(seed: seed, index: k)
         for i in 0..<p.count {
