@@ -2,8 +2,9 @@
 import PackageDescription
 
 // One target per part of the system (see ../shared/DESIGN.md): C bindings, the tensor core,
-// the network (layers, models, objectives, optimisers), images and datasets, the communicator,
-// training, child processes, the pipelines that run `simclr` itself, and the `simclr` command line.
+// the network (layers, models, objectives, optimisers), evaluation probes, file formats, reports
+// (charts, metrics, pages), images and datasets, the communicator, training (options, runs), child
+// processes, the pipelines that run `simclr` itself, and the `simclr` command line.
 let optimized: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
 
 let package = Package(
@@ -29,11 +30,13 @@ let package = Package(
         .target(name: "AVX2Kernels", dependencies: ["Tensors"], swiftSettings: optimized + [.unsafeFlags(["-target-cpu", "haswell"])]),
         .target(name: "NN", dependencies: ["Tensors", "AVX2Kernels"], swiftSettings: optimized),
         .target(name: "Optim", dependencies: ["Tensors"], swiftSettings: optimized),
+        .target(name: "Probes", dependencies: ["Tensors", "Optim"], swiftSettings: optimized),
         .target(name: "Formats", dependencies: [], swiftSettings: optimized),
+        .target(name: "Report", dependencies: ["Formats"], swiftSettings: optimized),
         .target(name: "Images", dependencies: ["Tensors", "CJPEG", "CZlib"], swiftSettings: optimized),
         .target(name: "Distributed", dependencies: ["CMPI"], swiftSettings: optimized),
         .target(name: "Training", dependencies: [
-            "Tensors", "NN", "Optim", "Images", "Distributed", "Formats",
+            "Tensors", "NN", "Optim", "Probes", "Images", "Distributed", "Formats", "Report",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ],
                 swiftSettings: optimized),
@@ -42,30 +45,41 @@ let package = Package(
         // The demo and the sweep: runs of `simclr` itself, as child processes.
         .target(name: "Pipelines", dependencies: ["Training", "Formats", "Images", "Spawn"]),
         .executableTarget(name: "simclr", dependencies: [
-            "Training", "Pipelines", "Tensors", "NN", "Images", "Distributed",
+            "Training", "Pipelines", "Tensors", "NN", "Images", "Distributed", "Formats",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: optimized),
 
-        // Exercised by the Distributed tests under mpirun: each collective on known data.
+        // Exercised by the integration tests under mpirun: each collective on known data.
         .executableTarget(name: "simclr-commcheck", dependencies: ["Distributed"], path: "Sources/CommCheck"),
         // Exercised by the Spawn tests: a parent that is killed while its child runs.
         .executableTarget(name: "simclr-spawncheck", dependencies: ["Spawn"], path: "Sources/SpawnCheck"),
 
-        .target(name: "TestSupport", dependencies: ["Tensors", "Spawn"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Tensors", "NN", "Formats", "Training", "Spawn"],
+                path: "Tests/TestSupport"),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),
-        .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport"]),
-        .testTarget(name: "OptimTests", dependencies: ["Optim", "TestSupport"],
+        .testTarget(name: "NNTests", dependencies: ["NN", "Tensors", "TestSupport"]),
+        .testTarget(name: "OptimTests", dependencies: ["Optim", "Tensors", "TestSupport"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "ProbesTests", dependencies: ["Probes", "Tensors", "TestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "TestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "ImagesTests", dependencies: ["Images", "TestSupport"],
+        .testTarget(name: "ReportTests", dependencies: ["Report", "Formats", "TestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "DistributedTests", dependencies: ["Distributed", "TestSupport"]),
+        .testTarget(name: "ImagesTests", dependencies: ["Images", "Tensors", "TestSupport"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
         .testTarget(name: "SpawnTests", dependencies: ["Spawn", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: [
-            "Training", "Pipelines", "TestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ],
-                    resources: [.copy("Fixtures")]),
+            "Training", "Pipelines", "Tensors", "NN", "Images", "Distributed", "Formats", "Report", "TestSupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], resources: [.copy("Fixtures")]),
+        // Slow: runs of the simclr binary (alone and under mpirun), simclr-commcheck under mpirun,
+        // in-process fine-tuning runs and whole-network gradient checks. `./launch test --fast` skips them.
+        .testTarget(name: "IntegrationTests", dependencies: [
+            "Training", "Pipelines", "Tensors", "NN", "Optim", "Probes", "Images", "Distributed", "Formats", "TestSupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
     ],
     // Numeric kernels share raw pointers across worker threads by design; Swift 5 mode keeps the
     // data-race checker from demanding Sendable wrappers around every one of them.

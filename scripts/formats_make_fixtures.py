@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference fixtures for the Formats tests, written by the libraries people already use.
+"""Reference fixtures for the Formats and Report tests, written by the libraries people already use.
 
     python3 -m venv /tmp/formats-venv
     /tmp/formats-venv/bin/pip install safetensors numpy scikit-learn pillow
@@ -9,8 +9,10 @@ Writes into Tests/FormatsTests/Fixtures/:
   reference.safetensors        written by the `safetensors` package (F32, F64, F16, BF16, I64, I32, empty)
   writer_reference.safetensors the bytes our writer must reproduce exactly for the same tensors
   float32.npy, int64.npy       written by numpy.save
-  formats_reference.json       expected values: tensors, npy headers, scikit-learn reports,
-                               top-k accuracy, balanced accuracy, confusion matrix, PCA, PNG bytes
+  formats_reference.json       expected values: tensors, npy headers, PNG bytes
+and into Tests/ReportTests/Fixtures/:
+  report_reference.json        expected values: scikit-learn reports, top-k accuracy, balanced
+                               accuracy, confusion matrix, PCA
 
 Running it again reproduces every file byte for byte (fixed seeds, single-key metadata so the
 safetensors header has no hash-map order in it).
@@ -32,6 +34,7 @@ from sklearn.metrics import (balanced_accuracy_score, classification_report, con
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "..", "Tests", "FormatsTests", "Fixtures")
+REPORT_OUT = os.path.join(HERE, "..", "Tests", "ReportTests", "Fixtures")
 
 
 def floats(a):
@@ -195,18 +198,19 @@ def main():
     # scikit-learn warns about the ill-defined scores the fixture exists to exercise.
     warnings.filterwarnings("ignore")
     os.makedirs(OUT, exist_ok=True)
+    os.makedirs(REPORT_OUT, exist_ok=True)
+    # One stream in this order for both files, so that each fixture keeps its values.
     rng = np.random.default_rng(20240601)
-    fixture = {
-        "safetensors": safetensors_fixtures(rng),
-        "npy": npy_fixtures(rng),
-        "classification": classification_fixtures(rng),
-        "pca": [pca_fixture(rng, 30, 5, [5.0, 3.0, 1.0, 0.5, 0.2]),
-                pca_fixture(rng, 12, 40, np.linspace(4.0, 0.1, 40))],
-        "png": png_fixtures(),
-    }
-    with open(os.path.join(OUT, "formats_reference.json"), "w") as f:
-        json.dump(fixture, f, indent=1, sort_keys=True)
-        f.write("\n")
+    formats = {"safetensors": safetensors_fixtures(rng), "npy": npy_fixtures(rng)}
+    report = {"classification": classification_fixtures(rng),
+              "pca": [pca_fixture(rng, 30, 5, [5.0, 3.0, 1.0, 0.5, 0.2]),
+                      pca_fixture(rng, 12, 40, np.linspace(4.0, 0.1, 40))]}
+    formats["png"] = png_fixtures()
+    for folder, name, fixture in [(OUT, "formats_reference.json", formats),
+                                  (REPORT_OUT, "report_reference.json", report)]:
+        with open(os.path.join(folder, name), "w") as f:
+            json.dump(fixture, f, indent=1, sort_keys=True)
+            f.write("\n")
 
 
 if __name__ == "__main__":

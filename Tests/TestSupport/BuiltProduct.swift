@@ -5,7 +5,7 @@ import XCTest
 /// for running them alone or under mpirun.
 public enum BuiltProduct {
 
-    /// The package's root folder, from this file's place in it (Tests/DistributedTests/).
+    /// The package's root folder, from this file's place in it (Tests/TestSupport/).
     public static let packageRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 

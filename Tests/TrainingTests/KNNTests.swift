@@ -1,45 +1,10 @@
-import Formats
 import Foundation
-import Images
 import Tensors
 import TestSupport
 @testable import Training
 import XCTest
 
-/// A labelled IDX dataset (MNIST's file layout, RGB) whose three classes are images dominated by red,
-/// green or blue with noise: classes far apart for any encoder.
-enum ColourIDX {
-    static let side = 16
-
-    /// Writes `train-*` and `t10k-*` files into `folder`; labels cycle 0, 1, 2.
-    static func write(to folder: URL, trainPerClass: Int, testPerClass: Int) throws {
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        for (prefix, perClass, seed) in [("train", trainPerClass, UInt64(1)), ("t10k", testPerClass, UInt64(2))] {
-            let n = 3 * perClass
-            var random = RandomStream(seed: seed, index: 0)
-            var images: [UInt8] = [0, 0, 8, 4] + [n, side, side, 3].flatMap(bigEndian)
-            var labels: [UInt8] = [0, 0, 8, 1] + bigEndian(n)
-            for i in 0..<n {
-                let label = i % 3
-                labels.append(UInt8(label))
-                for _ in 0..<(side * side) {
-                    for c in 0..<3 {
-                        let base: Float = c == label ? 200 : 40
-                        images.append(UInt8(max(0, min(255, base + random.uniform(-35, 35)))))
-                    }
-                }
-            }
-            try Data(images).write(to: folder.appendingPathComponent("\(prefix)-images-idx3-ubyte"))
-            try Data(labels).write(to: folder.appendingPathComponent("\(prefix)-labels-idx1-ubyte"))
-        }
-    }
-
-    static func bigEndian(_ v: Int) -> [UInt8] {
-        [UInt8(v >> 24 & 0xff), UInt8(v >> 16 & 0xff), UInt8(v >> 8 & 0xff), UInt8(v & 0xff)]
-    }
-}
-
-/// k-NN evaluation: on handmade features (exact answers), and through `simclr knn`.
+/// k-NN evaluation on handmade features (exact answers); `simclr knn` is in KNNCommandTests.
 final class KNNTests: XCTestCase {
     var folder: URL!
 
@@ -128,33 +93,5 @@ final class KNNTests: XCTestCase {
                                                         classNames: ["a", "b"], k: 5)) {
             XCTAssertTrue("\($0)".contains("--k 5 exceeds the 4 images"), "\($0)")
         }
-    }
-
-    /// `simclr knn` with a random encoder on colour classes: perfect, printed, and written to --out.
-    func testCommandOnWellSeparatedClassesIsPerfect() throws {
-        let data = folder.appendingPathComponent("data")
-        try ColourIDX.write(to: data, trainPerClass: 6, testPerClass: 3)
-        let weights = folder.appendingPathComponent("encoder.safetensors")
-        try TestEncoders.write(to: weights, prefix: "encoder.")
-        let out = folder.appendingPathComponent("knn")
-        let run = try ChildProcess.run(
-            [try BuiltProduct.path("simclr"), "knn", "--weights", weights.path, "--data", data.path, "--k", "5",
-             "--out", out.path, "--threads", "1"],
-            environment: BuiltProduct.plainEnvironment(), timeout: 120)
-        XCTAssertEqual(run.status, 0, run.output)
-        XCTAssertTrue(run.output.contains("top-1 1.0000"), run.output)
-        XCTAssertTrue(run.output.contains("top-5 1.0000"), run.output)
-        XCTAssertTrue(run.output.contains("removed the prefix 'encoder.'"), run.output)
-        XCTAssertTrue(run.output.contains("18 memory images"), run.output)
-        let summary = try XCTUnwrap(JSONSerialization.jsonObject(
-            with: Data(contentsOf: out.appendingPathComponent("summary.json"))) as? [String: Any])
-        XCTAssertEqual(summary["knn_top1"] as? Double, 1)
-        XCTAssertEqual(summary["query_images"] as? Int, 9)
-        let config = try XCTUnwrap(JSONSerialization.jsonObject(
-            with: Data(contentsOf: out.appendingPathComponent("config.json"))) as? [String: Any])
-        XCTAssertEqual(config["command"] as? String, "knn")
-        XCTAssertEqual((config["model"] as? [String: Any])?["imageSize"] as? Int, 16)
-        let report = try String(contentsOf: out.appendingPathComponent("report.txt"), encoding: .utf8)
-        XCTAssertTrue(report.contains("accuracy"), report)
     }
 }

@@ -3,12 +3,13 @@ import Foundation
 /// Writes JSON text by hand where the key order or the number spelling matters: safetensors
 /// headers (byte-identical to the Rust reference), metrics lines and report dictionaries (keys in
 /// a fixed order, floats in their shortest round-trip form, as Python's `json` writes them).
-enum JSONText {
+/// Package-wide, since the classification reports of the Report target write their JSON with it.
+package enum JSONText {
     private static let booleanClass = ObjectIdentifier(type(of: NSNumber(value: true)))
 
     /// `text` as a JSON string literal, escaped as serde_json and Python's `json` (with
     /// `ensure_ascii=False`) do: quotes, backslashes and control characters; everything else raw.
-    static func string(_ text: String) -> String {
+    package static func string(_ text: String) -> String {
         var out = "\""
         out.reserveCapacity(text.utf8.count + 2)
         for scalar in text.unicodeScalars {
@@ -30,13 +31,13 @@ enum JSONText {
 
     /// A finite number in its shortest round-trip spelling; NaN and infinities become `null`,
     /// since JSON has no spelling for them.
-    static func number(_ value: Double) -> String {
+    package static func number(_ value: Double) -> String {
         guard value.isFinite else { return "null" }
         return value.description
     }
 
     /// A Float in its own shortest spelling (`0.1`, not `0.10000000149011612`).
-    static func number(_ value: Float) -> String {
+    package static func number(_ value: Float) -> String {
         guard value.isFinite else { return "null" }
         return value.description
     }
@@ -91,7 +92,7 @@ enum JSONText {
 
 extension String {
     /// Pads on the left to `width` Unicode scalars, as Python's `format` counts (not graphemes).
-    func leftPadded(to width: Int, with pad: Character = " ") -> String {
+    package func leftPadded(to width: Int, with pad: Character = " ") -> String {
         let n = unicodeScalars.count
         return n >= width ? self : String(repeating: pad, count: width - n) + self
     }

@@ -1,6 +1,6 @@
 import Foundation
 import Images
-import Optim
+import Probes
 import Tensors
 
 /// The baseline every learned representation must beat: multinomial logistic regression (L-BFGS,

@@ -1,6 +1,7 @@
 import Formats
 import Foundation
 import Optim
+import Report
 import Tensors
 
 /// How well a classifier did on a labelled set: mean cross-entropy, scikit-learn's classification

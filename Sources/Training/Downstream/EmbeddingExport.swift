@@ -1,6 +1,7 @@
 import Formats
 import Foundation
 import Images
+import Report
 import Tensors
 
 /// Embeddings on disk: `F.npy` (float32 `[N, D]`, one row per image in the dataset's order, what

@@ -1,5 +1,6 @@
 import Formats
 import Foundation
+import Report
 import Tensors
 
 /// The files a finished fine-tuning run leaves in its folder besides config, metrics and

@@ -2,6 +2,8 @@ import Formats
 import Foundation
 import Images
 import Optim
+import Probes
+import Report
 import Tensors
 
 /// Weighted k-NN accuracy of frozen features (Wu et al. 2018, as SimCLR-era code monitors it): the

@@ -1,4 +1,4 @@
-import Optim
+import Probes
 
 /// `--optimizer lbfgs`: multinomial logistic regression on the standardised cached features, L2
 /// strength λ = `weightDecay` on the mean loss, fitted once; the standardisation is folded into

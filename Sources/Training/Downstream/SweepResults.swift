@@ -1,5 +1,6 @@
 import Formats
 import Foundation
+import Report
 
 /// The table of a sweep: one row per cell with the numbers its `summary.json` reports, written as
 /// `results.csv`, `results.md` and one grouped bar chart per swept variable

@@ -4,6 +4,7 @@ import Foundation
 import Images
 import NN
 import Optim
+import Probes
 import Tensors
 
 /// What a finished (or stopped) pretraining run reports.

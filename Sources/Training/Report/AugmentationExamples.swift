@@ -1,6 +1,6 @@
-import Formats
 import Foundation
 import Images
+import Report
 import Tensors
 
 /// A few images of the run's dataset next to two SimCLR views of each, drawn with the run's

@@ -1,5 +1,6 @@
 import Formats
 import Foundation
+import Report
 
 /// The embeddings of a run (`embeddings.npy`, `[N, F]` float32, with optional
 /// `embeddings.labels.txt` and `embeddings.classes.txt`) projected on their first two principal

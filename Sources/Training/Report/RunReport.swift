@@ -1,5 +1,5 @@
-import Formats
 import Foundation
+import Report
 
 /// The summary page of a run folder, `RUN_DIR/index.html`: results, settings, training curves, the
 /// classification report and confusion matrix, a PCA map of the embeddings and examples of the
