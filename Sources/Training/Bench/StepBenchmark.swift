@@ -5,7 +5,7 @@ import Optim
 import Tensors
 
 /// Throughput of whole training steps on random inputs (data loading excluded), for comparison with
-/// the PyTorch reference in `shared/perf/`. Every figure is a median over timed repetitions after
+/// the PyTorch reference in `scripts/torch_reference/`. Every figure is a median over timed repetitions after
 /// warm-up steps.
 public enum StepBenchmark {
     public struct Result {
