@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Side-by-side throughput of simclr and the PyTorch reference (../shared/perf), alternating the two
+# Side-by-side throughput of simclr and the PyTorch reference (scripts/torch_reference), alternating the two
 # in one run so both see the same machine load. Prints one line per configuration with the ratio and
 # the peak resident memory of each side (PyTorch's process; ours as `bench step` reports it after the
 # measured mode).
 #
-#   scripts/bench_compare.sh [ROUNDS]        (needs /tmp/torch-ref, see ../shared/perf/README.md)
+#   scripts/bench_compare.sh [ROUNDS]        (needs PyTorch: python3 -m venv /tmp/torch-ref &&
+#                                             /tmp/torch-ref/bin/pip install torch torchvision;
+#                                             TORCH_PYTHON names another interpreter)
 #   BENCH_ONLY=SimCLR scripts/bench_compare.sh   only the configurations whose name contains this
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-perf="$root/../shared/perf"
+reference="$root/scripts/torch_reference/bench_train.py"
 python=${TORCH_PYTHON:-/tmp/torch-ref/bin/python}
 rounds=${1:-2}
 [ -x "$python" ] || { echo "no PyTorch at $python (python3 -m venv /tmp/torch-ref && /tmp/torch-ref/bin/pip install torch torchvision)" >&2; exit 1; }
@@ -39,7 +41,7 @@ import json,sys
 for l in sys.stdin:
     r=json.loads(l)
     if r['mode']=='$mode': print(r['images_per_second'], r['peak_rss_mb'])")
-    b=$(cd "$perf" && /usr/bin/time -f %M -o "$rss/theirs" "$python" bench_train.py $theirs --threads 2 --channels-last --iters 3 --warmup 1 | python3 -c "
+    b=$(/usr/bin/time -f %M -o "$rss/theirs" "$python" "$reference" $theirs --threads 2 --channels-last --iters 3 --warmup 1 | python3 -c "
 import json,sys; print(json.loads(sys.stdin.readlines()[-1])['img_per_s_median'])")
     python3 -c "print(f'{\"$name\":28s} round $round  simclr {$a:8.2f} img/s  pytorch {$b:8.2f} img/s  ratio {$a/$b:5.2f}'
                     f'  peak RSS simclr {$ours_mb:6.0f} MB  pytorch {$(tail -1 "$rss/theirs")/1024:6.0f} MB')"
