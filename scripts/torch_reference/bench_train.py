@@ -2,7 +2,7 @@
 (scripts/bench_compare.sh). One config per invocation; prints a JSON line. Needs torch and torchvision, e.g.
     python3 -m venv /tmp/torch-ref && /tmp/torch-ref/bin/pip install torch torchvision
 Usage: python scripts/torch_reference/bench_train.py --model {r18c,r18c_half,r50,tv:NAME} --mode {fwd,train,simclr} --threads T --batch B
-                                                        --in-ch C --size S [--channels-last] [--bf16] [--warmup 2] [--iters 5]
+                                                        --in-ch C --size S [--channels-last] [--bf16] [--warmup 2] [--iters 5] [--keep-all]
 tv:NAME: any torchvision classification model by name, e.g. tv:resnet50, tv:vgg13, tv:inception_v3 (size 299),
          tv:vit_b_32, tv:swin_t (size 224), with 1000 classes and random weights.
 --bf16 : the step runs under torch.autocast("cpu", dtype=torch.bfloat16) (PyTorch's CPU mixed precision).
@@ -12,7 +12,9 @@ simclr : encoder + 2-layer MLP head (feat->512->128), two views per image -> one
          NT-Xent (T=0.5), backward, SGD step. images/s counts images (=B per step), views/s = 2x.
 Inputs are fixed random tensors (augmentation/data loading excluded; measured separately).
 Timing: --warmup untimed steps, then steps are timed one by one until --iters clean steps (other processes used < 5% of
-the machine's CPU during the step); contaminated steps are listed in rejected_img_per_s_foreign_pct and discarded."""
+the machine's CPU during the step); contaminated steps are listed in rejected_img_per_s_foreign_pct and discarded.
+--keep-all: every timed step counts, whatever else ran (foreign_pct still says how much), for a side-by-side run
+         where the other side's steps are timed as they come too."""
 import argparse, json, time, torch, torch.nn as nn, torch.nn.functional as F, torchvision
 from models import ResNet18CIFAR, SimCLR, nt_xent
 from foreign import Timer, stats, clean_repeats
@@ -22,6 +24,7 @@ p.add_argument('--threads', type=int, default=2); p.add_argument('--batch', type
 p.add_argument('--in-ch', type=int, default=3); p.add_argument('--size', type=int, default=32)
 p.add_argument('--channels-last', action='store_true'); p.add_argument('--bf16', action='store_true'); p.add_argument('--warmup', type=int, default=2)
 p.add_argument('--iters', type=int, default=5); p.add_argument('--max-tries', type=int, default=12)
+p.add_argument('--keep-all', action='store_true')
 a = p.parse_args()
 torch.set_num_threads(a.threads); torch.manual_seed(0)
 ncls = 1000 if a.model == 'r50' or a.model.startswith('tv:') else 10
@@ -61,7 +64,7 @@ model.train(a.mode != 'fwd')
 for _ in range(a.warmup): step()
 def run():
     step(); return a.batch
-ips, foreign, rej = clean_repeats(run, a.iters, a.max_tries)
+ips, foreign, rej = clean_repeats(run, a.iters, a.max_tries, thr=float('inf') if a.keep_all else 0.05)
 times = [a.batch / v for v in ips]
 med, lo, hi = stats(ips) if ips else (float('nan'),) * 3
 print(json.dumps(dict(model=a.model, mode=a.mode, threads=a.threads, batch=a.batch, in_ch=a.in_ch, size=a.size,
