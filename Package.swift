@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// One target per part of the system (see ../shared/DESIGN.md): C bindings, the tensor core,
+// One target per part of the system: C bindings, the tensor core,
 // the network (layers, models, objectives, optimisers), images and datasets, the communicator,
 // training, and the `simclr` command line.
 let optimized: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
