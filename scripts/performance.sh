@@ -28,6 +28,7 @@ git diff --quiet HEAD -- Sources Package.swift || commit="$commit with uncommitt
 
 mkdir -p docs
 python3 scripts/performance_doc.py --steps "$work/steps.jsonl" --conv "$work/conv.jsonl" \
+    --command "${CONV_ROUNDS:+CONV_ROUNDS=$CONV_ROUNDS }scripts/performance.sh $rounds" \
     --rounds "$rounds" --conv-rounds "$conv_rounds" --commit "$commit" \
     --minutes $(( ($(date -u +%s) - started + 59) / 60 )) > "$work/performance.md"
 mv "$work/performance.md" docs/performance.md
