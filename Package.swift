@@ -1,10 +1,10 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// One target per part of the system (see ../shared/DESIGN.md): C bindings, the tensor core,
-// the network (layers, models, objectives, optimisers), evaluation probes, file formats, reports
-// (charts, metrics, pages), images and datasets, the communicator, training (options, runs), child
-// processes, the pipelines that run `simclr` itself, and the `simclr` command line.
+// One target per part of the system: C bindings, the tensor core, the network (layers, models,
+// objectives, optimisers), evaluation probes, file formats, reports (charts, metrics, pages), images
+// and datasets, the communicator, training (options, runs), child processes, the pipelines that run
+// `simclr` itself, and the `simclr` command line.
 let optimized: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
 
 let package = Package(

@@ -43,8 +43,8 @@ public final class Conv2d: Layer, WorkspaceOwner {
     nonisolated(unsafe) public static var useWinograd = true
     /// Convolutions with fewer input or output channels than this stay on the im2col path even when
     /// `useWinograd` is set: the products' inner dimension is the channel count (`Cin` forward,
-    /// `Cout` for the input gradient), and the transforms fill only part of their 16 lanes. A
-    /// 3->64 stem measured 6-15 GFLOP/s by Winograd against 50-80 by im2col.
+    /// `Cout` for the input gradient), and the transforms fill only part of their 16 lanes, so such
+    /// a layer (a 3-channel stem) runs far slower by Winograd than by im2col.
     nonisolated(unsafe) public static var winogradMinimumChannels = 16
     /// Whether a convolution with fewer than `winogradMinimumChannels` input channels (a network's
     /// first layer) and a multiple of 16 output channels computes its forward pass directly
@@ -145,9 +145,9 @@ public final class Conv2d: Layer, WorkspaceOwner {
             return y
         }
         // With several threads, up to 2·`chunksPerThread` chunks per thread within the column budget:
-        // claimed chunks balance the threads only if each takes several. (ResNet-18's 64->128 1x1
-        // stride-2 layer at batch 256: 0.83-0.86 of sgemm in 16 chunks, 0.73-0.79 in 8.) Not with
-        // one thread, where the sizes of the products would change for nothing.
+        // claimed chunks balance the threads only if each takes several; with one or two each, a
+        // thread on a slower core holds the others up. Not with one thread, where the sizes of the
+        // products would change for nothing.
         let threads = Threads.available
         let claimable = threads > 1 ? Swift.max(1, g.n / (threads * 2 * Threads.chunksPerThread)) : g.n
         let plan = ChunkPlan(images: g.n, chunk: Swift.min(imagesPerChunk(g), claimable))

@@ -3,9 +3,9 @@ import Foundation
 
 /// Which OpenBLAS kernels run the matrix products. Debian's OpenBLAS 0.3.21 picks its kernels from
 /// the CPU's model number; a hypervisor that reports a generic "Xeon Processor" makes it fall back to
-/// the SSE3 `Prescott` kernels, about 6x slower than the AVX-512 ones this CPU runs (measured here:
-/// 42 against 265 GFLOP/s on a 2048^3 sgemm, with identical results). The choice is made when the
-/// library loads, so a process that needs another one must start again with `OPENBLAS_CORETYPE` set.
+/// the SSE3 `Prescott` kernels, several times slower than the AVX2 or AVX-512 ones the CPU can run
+/// (with identical results). The choice is made when the library loads, so a process that needs
+/// another one must start again with `OPENBLAS_CORETYPE` set.
 public enum BLASKernel {
     /// The kernel family in use, e.g. `SkylakeX`, `Haswell`, `Prescott`.
     public static var coreName: String { String(cString: openblas_get_corename()) }

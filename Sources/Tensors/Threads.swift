@@ -45,8 +45,8 @@ public enum Threads {
 
     /// How many pieces per thread work is cut into where the pieces are cheap to make (the rows of a
     /// product, the ranges of a loop). The parts of a call go to the threads as they come free, so
-    /// a thread on a slower core takes fewer: on these shared machines one core ran 10% behind the
-    /// other for minutes at a time, and with one piece each the faster thread waited for it.
+    /// a thread on a slower core takes fewer: on a shared machine one core can run behind the other
+    /// for minutes at a time, and with one piece each the faster thread would wait for it.
     public static let chunksPerThread = 4
 
     /// Runs `body(0)`, ..., `body(parts - 1)`: in parallel on the compute threads (at most `count`
