@@ -22,7 +22,7 @@ final class ModelGradientTests: XCTestCase {
                                      mode: Mode, samples: Int = 2, allowedFraction: Double = 0.01,
                                      file: StaticString = #filePath, line: UInt = #line) {
         let store = ParameterStore()
-        let encoder = ResNet(config, store: store)
+        let encoder = ResNet(config, store: store, kernels: .default)
         let projection = ProjectionHead(store, prefix: "head", inputDimension: encoder.featureDimension,
                                         hiddenDimension: 8, outputDimension: 4, layers: head.layers,
                                         batchNorm: head.batchNorm, outputBatchNorm: head.batchNorm)
@@ -75,8 +75,10 @@ final class ModelGradientTests: XCTestCase {
                                                   (12, 3, 1, true), (4, 2, 2, true), (4, 3, 1, true)] {
             let store = ParameterStore()
             let block: any ResidualBlock = bottleneck
-                ? Bottleneck(store, prefix: "b", inChannels: cin, planes: planes, stride: stride, zeroInitResidual: false)
-                : BasicBlock(store, prefix: "b", inChannels: cin, planes: planes, stride: stride, zeroInitResidual: false)
+                ? Bottleneck(store, prefix: "b", inChannels: cin, planes: planes, stride: stride, zeroInitResidual: false,
+                             kernels: .default, timings: nil)
+                : BasicBlock(store, prefix: "b", inChannels: cin, planes: planes, stride: stride, zeroInitResidual: false,
+                             kernels: .default, timings: nil)
             store.finalize(seed: 1)
             randomizeParameters(store, seed: 2)
             let x = randomTensor([2, 4, 4, cin], seed: 3)
@@ -93,7 +95,8 @@ final class ModelGradientTests: XCTestCase {
         for imagenet in [false, true] {
             let store = ParameterStore()
             let stem = ConvBN(store, conv: "conv1", bn: "bn1", inChannels: 2, outChannels: 3,
-                              kernelSize: imagenet ? 7 : 3, stride: imagenet ? 2 : 1, relu: true)
+                              kernelSize: imagenet ? 7 : 3, stride: imagenet ? 2 : 1, relu: true,
+                              kernels: .default, timings: nil)
             let pool = MaxPool2d()
             store.finalize(seed: 1)
             randomizeParameters(store, seed: 2)
