@@ -160,7 +160,10 @@ final class WinogradTests: XCTestCase {
         for (n, h, w, cin, cout, hasBias) in [(2, 5, 7, 2, 3, true), (1, 4, 4, 3, 2, false), (2, 3, 1, 1, 2, false)] {
             let (conv, store) = makeConv(cin, cout, bias: hasBias, seed: 9)
             let x = randomTensor([n, h, w, cin], seed: 10)
-            checkGradients(store: store, input: x, forward: { conv.forward($0, mode: .training) },
+            // The loss is linear in the weights and the input, so a central difference is exact at any
+            // step and only float rounding separates it from the gradient: a large step keeps that
+            // rounding (larger in Winograd's transforms than in a direct product) well below the tolerance.
+            checkGradients(store: store, input: x, eps: 0.5, forward: { conv.forward($0, mode: .training) },
                            backward: { conv.backward($0) }, "winograd \(n)x\(h)x\(w)x\(cin)->\(cout)")
             XCTAssertGreaterThan(conv.winograd.passes, 0, "the check must have run the Winograd path")
         }
