@@ -30,6 +30,8 @@ public final class BatchNorm: Layer, WorkspaceOwner {
     public let numBatchesTracked: Tensor  // [] (a count, stored as a float)
     /// Sums a small float buffer in place across ranks (an MPI all-reduce); nil for local statistics.
     public var reducer: ((UnsafeMutablePointer<Float>, Int) -> Void)?
+    /// Where the time of forward and backward is charged; nil records nothing.
+    let timings: LayerTimings?
 
     /// Kept alive with the layer: the parameters point into its arenas.
     private let store: ParameterStore
@@ -46,12 +48,15 @@ public final class BatchNorm: Layer, WorkspaceOwner {
     /// Registers `name.weight`, `name.bias` (when affine) and the buffers `name.running_mean`,
     /// `name.running_var`, `name.num_batches_tracked`.
     /// - Parameter zeroWeight: start γ at zero (torchvision's `zero_init_residual` for a block's last BN).
+    /// - Parameter timings: where forward and backward record their time (nil: nowhere).
     public init(_ store: ParameterStore, name: String, channels: Int, affine: Bool = true,
-                fusedReLU: Bool = false, zeroWeight: Bool = false, momentum: Float = 0.1, eps: Float = 1e-5) {
+                fusedReLU: Bool = false, zeroWeight: Bool = false, momentum: Float = 0.1, eps: Float = 1e-5,
+                timings: LayerTimings? = nil) {
         precondition(channels > 0, "BatchNorm(\(name)): channels must be positive")
         self.store = store
         self.name = name; self.channels = channels; self.affine = affine; self.fusedReLU = fusedReLU
         self.momentum = momentum; self.eps = eps
+        self.timings = timings
         if affine {
             weight = store.parameter(qualified(name, "weight"), shape: [channels], role: .normWeight,
                                      initializer: zeroWeight ? .zeros : .ones)
@@ -72,8 +77,8 @@ public final class BatchNorm: Layer, WorkspaceOwner {
 
     /// x: [..., C] -> y: [..., C]
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
-        let outerKind = LayerTimings.enter(.batchNormForward)
-        defer { LayerTimings.enter(outerKind) }
+        let outerKind = timings.enter(.batchNormForward)
+        defer { timings.enter(outerKind) }
         prepare(x, mode: mode)
         let c = channels, rows = x.count / c
         let scale = self.scale.data, shift = self.shift.data
@@ -113,8 +118,8 @@ public final class BatchNorm: Layer, WorkspaceOwner {
     /// takes the gradient of the normalised values as usual; it needs only `x`. Not with `fusedReLU`.
     public func deferredForward(_ x: Tensor, mode: Mode) -> Normalization {
         precondition(!fusedReLU, "BatchNorm(\(name)): a deferred forward has no ReLU to fuse")
-        let outerKind = LayerTimings.enter(.batchNormForward)
-        defer { LayerTimings.enter(outerKind) }
+        let outerKind = timings.enter(.batchNormForward)
+        defer { timings.enter(outerKind) }
         prepare(x, mode: mode)
         return Normalization(x: x, scale: UnsafePointer(scale.data), shift: UnsafePointer(shift.data))
     }
@@ -250,8 +255,8 @@ public final class BatchNorm: Layer, WorkspaceOwner {
     public func backward(_ dy: Tensor, overwriting: Bool) -> Tensor {
         guard let x = input else { preconditionFailure("BatchNorm(\(name)): backward before forward") }
         precondition(dy.shape == x.shape, "BatchNorm(\(name)): dy \(dy.shape) does not match x \(x.shape)")
-        let outerKind = LayerTimings.enter(.batchNormBackward)
-        defer { LayerTimings.enter(outerKind) }
+        let outerKind = timings.enter(.batchNormBackward)
+        defer { timings.enter(outerKind) }
         let c = channels, rows = x.count / c
         let xp = x.data, dyp = dy.data, relu = fusedReLU
         let mean = self.mean.data, invStd = self.invStd.data, scale = self.scale.data, shift = self.shift.data

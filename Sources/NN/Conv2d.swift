@@ -13,10 +13,10 @@ import Tensors
 ///
 /// A 3x3 stride-1 padding-1 convolution (ResNet's, except the stride-2 ones) runs its forward pass,
 /// its input gradient and its weight gradient by Winograd F(4x4, 3x3) instead
-/// (`WinogradConvolution`) while `Conv2d.useWinograd` is set and it has at least
-/// `Conv2d.winogradMinimumChannels` channels on both sides. A network's first layer, with fewer
-/// input channels than that, computes its forward pass directly (`DirectConvolution`) where the CPU
-/// has AVX2 and FMA.
+/// (`WinogradConvolution`) when its `KernelPolicy` allows Winograd and it has at least the policy's
+/// `winogradMinimumChannels` channels on both sides. A network's first layer, with fewer input
+/// channels than that, computes its forward pass directly (`DirectConvolution`) when the policy
+/// says so (by default where the CPU has AVX2 and FMA).
 public final class Conv2d: Layer, WorkspaceOwner {
     public let name: String
     public let inChannels, outChannels: Int
@@ -36,22 +36,10 @@ public final class Conv2d: Layer, WorkspaceOwner {
     /// Larger than `columnBudgetBytes`: the 36 products of a chunk have only `Cin` as their inner
     /// dimension (im2col's has `9·Cin`), so they need more rows (tiles) to run at the matrix speed.
     public var winogradBudgetBytes = 8 << 20
-    /// Whether 3x3 stride-1 padding-1 convolutions with at least `winogradMinimumChannels` input and
-    /// output channels take the Winograd F(4x4, 3x3) path for the forward pass and both gradients
-    /// (true, the default) or the im2col path like every other convolution (false; for
-    /// comparisons, `simclr bench conv --conv3x3 im2col`). Read at every forward and backward.
-    nonisolated(unsafe) public static var useWinograd = true
-    /// Convolutions with fewer input or output channels than this stay on the im2col path even when
-    /// `useWinograd` is set: the products' inner dimension is the channel count (`Cin` forward,
-    /// `Cout` for the input gradient), and the transforms fill only part of their 16 lanes, so such
-    /// a layer (a 3-channel stem) runs far slower by Winograd than by im2col.
-    nonisolated(unsafe) public static var winogradMinimumChannels = 16
-    /// Whether a convolution with fewer than `winogradMinimumChannels` input channels (a network's
-    /// first layer) and a multiple of 16 output channels computes its forward pass directly
-    /// (`DirectConvolution`, built for AVX2 and FMA) instead of by im2col and a product whose inner
-    /// dimension is only `kh·kw·Cin`. True where the CPU has AVX2 and FMA; tests and `simclr bench
-    /// conv --first-layer im2col` turn it off to compare.
-    nonisolated(unsafe) public static var useDirectConvolution = CPU.hasAVX2AndFMA
+    /// Which paths this convolution may take (Winograd, direct first layer).
+    public let kernels: KernelPolicy
+    /// Where the time of forward and backward is charged; nil records nothing.
+    let timings: LayerTimings?
 
     /// Kept alive with the layer: the parameters point into its arenas.
     private let store: ParameterStore
@@ -61,16 +49,21 @@ public final class Conv2d: Layer, WorkspaceOwner {
     private let empty = Tensor(zeros: [0])
     private let reduction = ChannelReduction()
     /// Forward and both gradients of an eligible convolution, within `winogradBudgetBytes`.
-    let winograd = WinogradConvolution()
+    let winograd: WinogradConvolution
 
     /// Registers `name.weight` (Kaiming normal, fan-out, as torchvision's ResNet) and, with `bias`,
-    /// `name.bias` (PyTorch's default uniform ±1/sqrt(fan-in)).
+    /// `name.bias` (PyTorch's default uniform ±1/sqrt(fan-in)). `kernels` picks the paths it takes;
+    /// with `timings`, forward and backward record their time there.
     public init(_ store: ParameterStore, name: String, inChannels: Int, outChannels: Int,
-                kernelSize: Int, stride: Int = 1, padding: Int = 0, bias: Bool = false) {
+                kernelSize: Int, stride: Int = 1, padding: Int = 0, bias: Bool = false,
+                kernels: KernelPolicy, timings: LayerTimings? = nil) {
         precondition(inChannels > 0 && outChannels > 0 && kernelSize > 0 && stride > 0 && padding >= 0,
                      "Conv2d(\(name)): bad geometry \(inChannels)->\(outChannels) k\(kernelSize) s\(stride) p\(padding)")
         self.store = store
         self.name = name
+        self.kernels = kernels
+        self.timings = timings
+        winograd = WinogradConvolution(timings: timings)
         self.inChannels = inChannels; self.outChannels = outChannels
         kernelHeight = kernelSize; kernelWidth = kernelSize; self.stride = stride; self.padding = padding
         weight = store.parameter(qualified(name, "weight"), shape: [outChannels, kernelSize, kernelSize, inChannels],
@@ -89,13 +82,13 @@ public final class Conv2d: Layer, WorkspaceOwner {
 
     /// Whether forward and the input gradient go through `winograd`.
     var usesWinograd: Bool {
-        Conv2d.useWinograd && kernelHeight == 3 && kernelWidth == 3 && stride == 1 && padding == 1
-            && Swift.min(inChannels, outChannels) >= Conv2d.winogradMinimumChannels
+        kernels.winograd && kernelHeight == 3 && kernelWidth == 3 && stride == 1 && padding == 1
+            && Swift.min(inChannels, outChannels) >= kernels.winogradMinimumChannels
     }
 
     /// Whether forward goes through `DirectConvolution`.
     var usesDirectConvolution: Bool {
-        Conv2d.useDirectConvolution && inChannels < Conv2d.winogradMinimumChannels
+        kernels.directFirstLayer && inChannels < kernels.winogradMinimumChannels
             && outChannels % DirectConvolution.channelBlock == 0
     }
 
@@ -112,8 +105,9 @@ public final class Conv2d: Layer, WorkspaceOwner {
         let g = ConvGeometry(n: x.shape[0], h: x.shape[1], w: x.shape[2], c: inChannels,
                              kh: kernelHeight, kw: kernelWidth, stride: stride, padding: padding)
         precondition(g.outH > 0 && g.outW > 0, "Conv2d(\(name)): input \(x.shape) is smaller than the kernel")
-        let outerKind = LayerTimings.enter(.convForward)
-        defer { LayerTimings.enter(outerKind) }
+        let timings = self.timings
+        let outerKind = timings.enter(.convForward)
+        defer { timings.enter(outerKind) }
         input = keptForBackward(x, mode)
         geometry = g
         let y = output.output([g.n, g.outH, g.outW, outChannels], mode: mode)
@@ -154,9 +148,9 @@ public final class Conv2d: Layer, WorkspaceOwner {
         let columns = Scratch.buffers(.columns, floats: plan.chunk * rowsPerImage * patch, parts: plan.parts)
         plan.forEach(claimed: true) { part, images in
             let col = columns[part]
-            LayerTimings.enter(.columns, part: part)
+            timings.enter(.columns, part: part)
             im2col(g, x: x.data, col: col, images: images)
-            LayerTimings.enter(.convForward, part: part)
+            timings.enter(.convForward, part: part)
             gemm(transB: true, m: images.count * rowsPerImage, n: cout, k: patch, a: col, b: w,
                  beta: beta, c: y.data + images.lowerBound * rowsPerImage * cout)
         }
@@ -199,8 +193,9 @@ public final class Conv2d: Layer, WorkspaceOwner {
         guard let x = input, let g = geometry else { preconditionFailure("Conv2d(\(name)): backward before forward") }
         precondition(dy.shape == [g.n, g.outH, g.outW, outChannels],
                      "Conv2d(\(name)): dy \(dy.shape) does not match output [\(g.n), \(g.outH), \(g.outW), \(outChannels)]")
-        let outerKind = LayerTimings.enter(.convBackward)
-        defer { LayerTimings.enter(outerKind) }
+        let timings = self.timings
+        let outerKind = timings.enter(.convBackward)
+        defer { timings.enter(outerKind) }
         let cout = outChannels, patch = g.patch, rowsPerImage = g.outH * g.outW
         let w = weight.value!, dW = weight.grad!
         if let bias {
@@ -234,14 +229,14 @@ public final class Conv2d: Layer, WorkspaceOwner {
         plan.forEach { part, images in
             let rows = images.count * rowsPerImage, col = columns[part]
             let dyChunk = dy.data + images.lowerBound * rowsPerImage * cout
-            LayerTimings.enter(.columns, part: part)
+            timings.enter(.columns, part: part)
             im2col(g, x: x.data, col: col, images: images)
-            LayerTimings.enter(.convBackward, part: part)
+            timings.enter(.convBackward, part: part)
             gemm(transA: true, m: cout, n: patch, k: rows, a: dyChunk, b: col, beta: 1,
                  c: part == 0 ? dW : partials[part])
             guard needsInputGradient else { return }
             gemm(m: rows, n: patch, k: cout, a: dyChunk, b: w, c: col)
-            LayerTimings.enter(.columns, part: part)
+            timings.enter(.columns, part: part)
             // Chunks hold whole images, so each chunk's col2im writes its images' gradient outright.
             col2im(g, col: col, dx: dx.data, images: images, accumulate: target != nil)
         }

@@ -1,11 +1,13 @@
 import Dispatch
 
-/// Opt-in wall-clock time of a step's work by kind (`simclr bench step --profile`).
+/// Wall-clock time of a step's work by kind (`simclr bench step --profile`), recorded by the layers
+/// of a network built with it.
 ///
 /// Exclusive: the clock is always charging one kind, and `enter(_:)` switches it, returning the
 /// kind to switch back to. A layer enters its kind for the length of its call, so work nested in
 /// it (im2col inside a convolution) is charged to the inner kind only and the kinds sum to the step.
-/// Off unless `active` is set: then `enter` is one nil check and no clock is read.
+/// A layer holds its timings as an optional; built without (nil), its `enter` is one nil check and
+/// no clock is read.
 public final class LayerTimings {
     public enum Kind: Int, CaseIterable, Sendable {
         case convForward, convBackward, columns, winogradTransforms, batchNormForward, batchNormBackward,
@@ -33,9 +35,6 @@ public final class LayerTimings {
         }
     }
 
-    /// The timings being recorded, or nil (the default) for none.
-    nonisolated(unsafe) public static var active: LayerTimings?
-
     /// Seconds per kind, indexed by `Kind.rawValue`.
     public private(set) var seconds = [Double](repeating: 0, count: Kind.allCases.count)
     private var current = Kind.other
@@ -52,25 +51,29 @@ public final class LayerTimings {
 
     /// Charges the time since the last switch to the current kind and switches to `kind`.
     /// Returns the kind that was current (pass it back to `enter` when the work of `kind` ends).
-    @inline(__always) @discardableResult
-    public static func enter(_ kind: Kind) -> Kind {
-        guard let timings = active else { return .other }
-        return timings.switchTo(kind)
-    }
-
-    /// `enter(kind)` from part 0 of a `ChunkPlan` only: the clock is one thread's, and every part
-    /// runs the same mix of work.
-    @inline(__always)
-    public static func enter(_ kind: Kind, part: Int) {
-        if part == 0 { enter(kind) }
-    }
-
-    private func switchTo(_ kind: Kind) -> Kind {
+    @discardableResult
+    public func enter(_ kind: Kind) -> Kind {
         let now = DispatchTime.now().uptimeNanoseconds
         seconds[current.rawValue] += Double(now &- since) * 1e-9
         since = now
         let previous = current
         current = kind
         return previous
+    }
+}
+
+extension Optional where Wrapped == LayerTimings {
+    /// `enter(kind)` on the timings a layer was built with; without them nothing, and `.other`.
+    @inline(__always) @discardableResult
+    public func enter(_ kind: LayerTimings.Kind) -> LayerTimings.Kind {
+        guard let timings = self else { return .other }
+        return timings.enter(kind)
+    }
+
+    /// `enter(kind)` from part 0 of a `ChunkPlan` only: the clock is one thread's, and every part
+    /// runs the same mix of work.
+    @inline(__always)
+    public func enter(_ kind: LayerTimings.Kind, part: Int) {
+        if part == 0 { enter(kind) }
     }
 }

@@ -9,6 +9,8 @@ public final class Linear: Layer, WorkspaceOwner {
     public let weight: Parameter
     /// `[out]`, nil without bias.
     public let bias: Parameter?
+    /// Where the time of forward and backward is charged; nil records nothing.
+    let timings: LayerTimings?
 
     /// Kept alive with the layer: the parameters point into its arenas.
     private let store: ParameterStore
@@ -16,11 +18,14 @@ public final class Linear: Layer, WorkspaceOwner {
     private var input: Tensor?
     private let reduction = ChannelReduction()
 
-    /// Registers `name.weight` and, with `bias`, `name.bias`.
-    public init(_ store: ParameterStore, name: String, inFeatures: Int, outFeatures: Int, bias: Bool = true) {
+    /// Registers `name.weight` and, with `bias`, `name.bias`; with `timings`, forward and backward
+    /// record their time there.
+    public init(_ store: ParameterStore, name: String, inFeatures: Int, outFeatures: Int, bias: Bool = true,
+                timings: LayerTimings? = nil) {
         precondition(inFeatures > 0 && outFeatures > 0, "Linear(\(name)): bad size \(inFeatures)->\(outFeatures)")
         self.store = store
         self.name = name; self.inFeatures = inFeatures; self.outFeatures = outFeatures
+        self.timings = timings
         weight = store.parameter(qualified(name, "weight"), shape: [outFeatures, inFeatures], role: .weight,
                                  initializer: .uniformFanIn(fanIn: inFeatures))
         self.bias = bias
@@ -35,8 +40,8 @@ public final class Linear: Layer, WorkspaceOwner {
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
         precondition(x.rank == 2 && x.shape[1] == inFeatures,
                      "Linear(\(name)): expected [N, \(inFeatures)], got \(x.shape)")
-        let outerKind = LayerTimings.enter(.linear)
-        defer { LayerTimings.enter(outerKind) }
+        let outerKind = timings.enter(.linear)
+        defer { timings.enter(outerKind) }
         input = keptForBackward(x, mode)
         let n = x.shape[0], out = outFeatures
         let y = output.output([n, out], mode: mode)
@@ -53,8 +58,8 @@ public final class Linear: Layer, WorkspaceOwner {
         guard let x = input else { preconditionFailure("Linear(\(name)): backward before forward") }
         let n = x.shape[0]
         precondition(dy.shape == [n, outFeatures], "Linear(\(name)): dy \(dy.shape) does not match [\(n), \(outFeatures)]")
-        let outerKind = LayerTimings.enter(.linear)
-        defer { LayerTimings.enter(outerKind) }
+        let outerKind = timings.enter(.linear)
+        defer { timings.enter(outerKind) }
         // dW[out, in] += dyᵀ · x;  db += Σ_rows dy;  dx[N, in] = dy · W
         gemm(transA: true, m: outFeatures, n: inFeatures, k: n, a: dy.data, b: x.data, beta: 1, c: weight.grad)
         if let bias { reduction.addColumnSums(of: dy.data, rows: n, channels: outFeatures, into: bias.grad) }

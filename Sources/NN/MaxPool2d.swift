@@ -6,13 +6,17 @@ import Tensors
 /// the output instead of storing indices.
 public final class MaxPool2d: Layer, WorkspaceOwner {
     public let kernelSize, stride, padding: Int
+    /// Where the time of forward and backward is charged; nil records nothing.
+    let timings: LayerTimings?
     private var output = Workspace()
     private var input: Tensor?
 
-    public init(kernelSize: Int = 3, stride: Int = 2, padding: Int = 1) {
+    /// With `timings`, forward and backward record their time there.
+    public init(kernelSize: Int = 3, stride: Int = 2, padding: Int = 1, timings: LayerTimings? = nil) {
         precondition(kernelSize > 0 && stride > 0 && padding >= 0 && 2 * padding <= kernelSize,
                      "MaxPool2d: bad geometry k\(kernelSize) s\(stride) p\(padding) (padding must be at most half the kernel)")
         self.kernelSize = kernelSize; self.stride = stride; self.padding = padding
+        self.timings = timings
     }
 
     var workspaceTensors: [Tensor] { output.held }
@@ -25,8 +29,8 @@ public final class MaxPool2d: Layer, WorkspaceOwner {
         let (n, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (oh, ow) = (outputSize(h), outputSize(w))
         precondition(oh > 0 && ow > 0, "MaxPool2d: input \(x.shape) is smaller than the kernel \(kernelSize)")
-        let outerKind = LayerTimings.enter(.pooling)
-        defer { LayerTimings.enter(outerKind) }
+        let outerKind = timings.enter(.pooling)
+        defer { timings.enter(outerKind) }
         input = keptForBackward(x, mode)
         let y = output.output([n, oh, ow, c], mode: mode)
         let src = x.data, dst = y.data
@@ -55,8 +59,8 @@ public final class MaxPool2d: Layer, WorkspaceOwner {
         precondition(dy.shape == y.shape, "MaxPool2d: dy \(dy.shape) does not match y \(y.shape)")
         let (n, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (oh, ow) = (y.shape[1], y.shape[2])
-        let outerKind = LayerTimings.enter(.pooling)
-        defer { LayerTimings.enter(outerKind) }
+        let outerKind = timings.enter(.pooling)
+        defer { timings.enter(outerKind) }
         let dx = Tensor(pooled: x.shape)
         dx.fill(0)
         let xp = x.data, yp = y.data, dyp = dy.data, dxp = dx.data

@@ -6,9 +6,16 @@ import Tensors
 /// own: one pass over the data instead of three, and two activation-sized buffers fewer per block.
 /// Backward returns the one gradient both branches' normalised values receive.
 final class ResidualReLU: WorkspaceOwner {
+    /// Where the time of forward and backward is charged; nil records nothing.
+    let timings: LayerTimings?
     private var output = Workspace()
     /// The last forward's output, for backward.
     private var kept: Tensor?
+
+    /// With `timings`, forward and backward record their time there.
+    init(timings: LayerTimings? = nil) {
+        self.timings = timings
+    }
 
     var workspaceTensors: [Tensor] { output.held }
 
@@ -27,8 +34,8 @@ final class ResidualReLU: WorkspaceOwner {
                       _ tb: UnsafePointer<Float>?, mode: Mode) -> Tensor {
         let a = main.x
         precondition(a.shape == b.shape, "ResidualReLU: main path \(a.shape) and shortcut \(b.shape) differ")
-        let outerKind = LayerTimings.enter(.activation)
-        defer { LayerTimings.enter(outerKind) }
+        let outerKind = timings.enter(.activation)
+        defer { timings.enter(outerKind) }
         let y = output.output(a.shape, mode: mode)
         kept = keptForBackward(y, mode)
         let c = a.shape.last!, rows = a.count / c
@@ -59,8 +66,8 @@ final class ResidualReLU: WorkspaceOwner {
     func backward(_ dy: Tensor, overwriting: Bool = false) -> Tensor {
         guard let y = kept else { preconditionFailure("ResidualReLU: backward before forward") }
         precondition(dy.shape == y.shape, "ResidualReLU: dy \(dy.shape) does not match y \(y.shape)")
-        let outerKind = LayerTimings.enter(.activation)
-        defer { LayerTimings.enter(outerKind) }
+        let outerKind = timings.enter(.activation)
+        defer { timings.enter(outerKind) }
         let d = overwriting ? dy : Tensor(pooled: dy.shape)
         let yp = y.data, dyp = dy.data, dp = d.data
         parallelFor(dy.count, grain: 16_384) { range in

@@ -26,12 +26,18 @@ import Tensors
 final class WinogradConvolution {
     /// Passes run by this convolution (forward, input gradient, weight gradient): for tests.
     private(set) var passes = 0
+    /// Its convolution's timings, charged with the transforms and the products apart.
+    private let timings: LayerTimings?
+
+    init(timings: LayerTimings?) {
+        self.timings = timings
+    }
 
     /// x: [N, H, W, Cin] -> y: [N, H, W, Cout] (+ bias: [Cout]) for weights w: [Cout, 3, 3, Cin].
     func forward(_ x: UnsafePointer<Float>, n: Int, h: Int, w: Int, weights: UnsafePointer<Float>,
                  outChannels cout: Int, inChannels cin: Int, bias: UnsafePointer<Float>?,
                  into y: UnsafeMutablePointer<Float>, budgetBytes: Int) {
-        let u = transformWeights(weights, outChannels: cout, inChannels: cin, rotated: false)
+        let u = transformWeights(weights, outChannels: cout, inChannels: cin, rotated: false, timings: timings)
         convolve(x, n: n, h: h, w: w, cin: cin, cout: cout, transposedWeights: true, u: u, bias: bias, into: y,
                  productKind: .convForward, budgetBytes: budgetBytes)
     }
@@ -41,7 +47,7 @@ final class WinogradConvolution {
                        outChannels cout: Int, inChannels cin: Int, into dx: UnsafeMutablePointer<Float>,
                        budgetBytes: Int) {
         // U'[p]: [Cout, Cin] as stored is the rotated kernel's [its Cin, its Cout]: no transpose.
-        let u = transformWeights(weights, outChannels: cout, inChannels: cin, rotated: true)
+        let u = transformWeights(weights, outChannels: cout, inChannels: cin, rotated: true, timings: timings)
         convolve(dy, n: n, h: h, w: w, cin: cout, cout: cin, transposedWeights: false, u: u, bias: nil, into: dx,
                  productKind: .convBackward, budgetBytes: budgetBytes)
     }
@@ -69,23 +75,24 @@ final class WinogradConvolution {
         let pass = TiledPass(n: n, h: h, w: w, cin: cin, cout: cout,
                              budgetBytes: shared ? budgetBytes * Threads.available : budgetBytes, shared: shared)
         let sums = Scratch.buffers(.transformedGradient, floats: size, parts: pass.plan.parts)
+        let timings = self.timings
         for du in sums { du.initialize(repeating: 0, count: size) }
         pass.forEach { part, tiles, v, m in
             let du = sums[part], tileCount = tiles.count
-            LayerTimings.enter(.winogradTransforms, part: part)
+            timings.enter(.winogradTransforms, part: part)
             transformInput(x, pass.geometry, tiles: tiles, channels: cin, into: v)
             transformOutputGradient(dy, pass.geometry, tiles: tiles, channels: cout, into: m)
-            LayerTimings.enter(.convBackward, part: part)
+            timings.enter(.convBackward, part: part)
             TiledPass.forEachPosition { p in
                 gemm(transA: true, m: cout, n: cin, k: tileCount, a: m + p * tileCount * cout,
                      b: v + p * tileCount * cin, beta: 1, c: du + p * cout * cin)
             }
         }
-        LayerTimings.enter(.convBackward)
+        timings.enter(.convBackward)
         for part in 1..<pass.plan.parts { axpy(size, 1, sums[part], sums[0]) }
-        LayerTimings.enter(.winogradTransforms)
+        timings.enter(.winogradTransforms)
         addWeightGradient(sums[0], outChannels: cout, inChannels: cin, into: dW)
-        LayerTimings.enter(.convBackward)
+        timings.enter(.convBackward)
     }
 
     /// x: [N, H, W, cin] -> y: [N, H, W, cout] through `u`: [36, cout, cin] (`transposedWeights`, the
@@ -95,16 +102,17 @@ final class WinogradConvolution {
                           into y: UnsafeMutablePointer<Float>, productKind: LayerTimings.Kind, budgetBytes: Int) {
         passes += 1
         let pass = TiledPass(n: n, h: h, w: w, cin: cin, cout: cout, budgetBytes: budgetBytes)
+        let timings = self.timings
         pass.forEach(claimed: true) { part, tiles, v, m in
             let tileCount = tiles.count
-            LayerTimings.enter(.winogradTransforms, part: part)
+            timings.enter(.winogradTransforms, part: part)
             transformInput(x, pass.geometry, tiles: tiles, channels: cin, into: v)
-            LayerTimings.enter(productKind, part: part)
+            timings.enter(productKind, part: part)
             TiledPass.forEachPosition { p in
                 gemm(transB: transposedWeights, m: tileCount, n: cout, k: cin, a: v + p * tileCount * cin,
                      b: u + p * cin * cout, c: m + p * tileCount * cout)
             }
-            LayerTimings.enter(.winogradTransforms, part: part)
+            timings.enter(.winogradTransforms, part: part)
             transformOutput(m, pass.geometry, tiles: tiles, channels: cout, bias: bias, into: y)
         }
     }
@@ -116,9 +124,9 @@ private let positions = 36
 /// w: [Cout, 3, 3, Cin] -> U: [36, Cout, Cin] in `Scratch`, `U = G g Gᵀ` per kernel (`rotated`: of
 /// each kernel turned by 180 degrees, for the input gradient). Charged to the Winograd transforms.
 private func transformWeights(_ w: UnsafePointer<Float>, outChannels cout: Int, inChannels cin: Int,
-                              rotated: Bool) -> UnsafePointer<Float> {
-    let outerKind = LayerTimings.enter(.winogradTransforms)
-    defer { LayerTimings.enter(outerKind) }
+                              rotated: Bool, timings: LayerTimings?) -> UnsafePointer<Float> {
+    let outerKind = timings.enter(.winogradTransforms)
+    defer { timings.enter(outerKind) }
     let u = Scratch.buffers(.transformedWeights, floats: positions * cout * cin, parts: 1)[0]
     let positionStride = cout * cin
     forEachChannelBlock(cout, channels: cin, scratch: 18) { co, t, c0, lanes in

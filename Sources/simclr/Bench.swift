@@ -75,7 +75,8 @@ struct BenchConv: ParsableCommand {
         options.configureThreads()
         let config = try network.model().resNetConfig
         for shape in ConvBenchmark.shapes(of: config, imageSize: network.imageSize) {
-            let r = ConvBenchmark.run(shape, batch: network.batchSize, iterations: iterations)
+            let r = ConvBenchmark.run(shape, batch: network.batchSize, iterations: iterations,
+                                      kernels: network.kernels)
             emit([("layer", shape.label), ("forward_gflops", r.forwardGFLOPS), ("backward_gflops", r.backwardGFLOPS),
                   ("sgemm_gflops", r.sgemmForwardGFLOPS), ("sgemm_backward_gflops", r.sgemmBackwardGFLOPS),
                   ("forward_share_of_sgemm", r.forwardShareOfSgemm),
@@ -105,12 +106,13 @@ struct BenchStep: ParsableCommand {
         try runJob { comm in
             options.configureThreads()
             let model = try network.model()
-            let batchSize = network.batchSize
+            let batchSize = network.batchSize, kernels = network.kernels
             if profile {
                 let rows = simclr
-                    ? try LayerProfile.run(model: model, batch: batchSize, warmup: warmup, iterations: iterations,
-                                           bucketFloats: allReduce.bucketFloats, communicator: comm)
-                    : try LayerProfile.runForward(model: model, batch: batchSize, warmup: warmup,
+                    ? try LayerProfile.run(model: model, batch: batchSize, kernels: kernels, warmup: warmup,
+                                           iterations: iterations, bucketFloats: allReduce.bucketFloats,
+                                           communicator: comm)
+                    : try LayerProfile.runForward(model: model, batch: batchSize, kernels: kernels, warmup: warmup,
                                                   iterations: iterations, communicator: comm)
                 guard comm.rank == 0 else { return }
                 for row in rows {
@@ -122,8 +124,8 @@ struct BenchStep: ParsableCommand {
                       ("share", elementWise.map(\.share).reduce(0, +))], json: json)
                 return
             }
-            let results = try StepBenchmark.run(model: model, batch: batchSize, simclr: simclr, warmup: warmup,
-                                                iterations: iterations, bucketFloats: allReduce.bucketFloats,
+            let results = try StepBenchmark.run(model: model, batch: batchSize, simclr: simclr, kernels: kernels,
+                                                warmup: warmup, iterations: iterations, bucketFloats: allReduce.bucketFloats,
                                                 syncBatchNorm: batchNorm.bn == .sync, communicator: comm)
             guard comm.rank == 0 else { return }
             for r in results {
@@ -148,7 +150,7 @@ struct BenchNetworkOptions: ParsableArguments {
     @Option(help: "3x3 stride-1 convolutions with 16 or more channels by winograd (F(4x4, 3x3), the default) or im2col.") var conv3x3 = "winograd"
 
     @Option(help: "Fewest input and output channels of a convolution that takes the winograd path.")
-    var winogradMinChannels = Conv2d.winogradMinimumChannels
+    var winogradMinChannels = KernelPolicy.default.winogradMinimumChannels
     @Option(help: "The first convolution (fewer input channels than --winograd-min-channels, a multiple of 16 output channels) computed direct (AVX2 and FMA; the default where the CPU has them) or by im2col.")
     var firstLayer = "direct"
 
@@ -162,16 +164,19 @@ struct BenchNetworkOptions: ParsableArguments {
         }
     }
 
-    /// The network to measure; also selects the convolution paths for the whole process.
+    /// The network to measure.
     func model() throws -> ModelSpec {
-        Conv2d.useWinograd = conv3x3 == "winograd"
-        Conv2d.useDirectConvolution = firstLayer == "direct" && CPU.hasAVX2AndFMA
-        Conv2d.winogradMinimumChannels = winogradMinChannels
-        return ModelSpec(arch: network.arch ?? .resnet18, width: network.width ?? 1,
-                         stem: (network.stem ?? .auto).resolve(imageSize: imageSize), inputChannels: channels,
-                         imageSize: imageSize, mean: [], std: [])
+        ModelSpec(arch: network.arch ?? .resnet18, width: network.width ?? 1,
+                  stem: (network.stem ?? .auto).resolve(imageSize: imageSize), inputChannels: channels,
+                  imageSize: imageSize, mean: [], std: [])
     }
 
     /// `--image-size`, 32 when left out (random inputs have no size of their own).
     var imageSize: Int { network.imageSize ?? 32 }
+
+    /// The convolution paths the measured network takes.
+    var kernels: KernelPolicy {
+        KernelPolicy(winograd: conv3x3 == "winograd", winogradMinimumChannels: winogradMinChannels,
+                     directFirstLayer: firstLayer == "direct" && CPU.hasAVX2AndFMA)
+    }
 }

@@ -65,7 +65,7 @@ final class FineTuneTests: XCTestCase {
     func encoderFile(_ name: String = "encoder.safetensors", metadata: Bool = true, prefix: String = "",
                      extra: [String: [Int]] = [:], spec: ModelSpec = FineTuneTests.model) throws -> URL {
         let store = ParameterStore()
-        let encoder = ResNet(spec.resNetConfig, store: store)
+        let encoder = ResNet(spec.resNetConfig, store: store, kernels: .default)
         store.finalize(seed: 99)
         for (k, bn) in encoder.batchNorms.enumerated() {
             for c in 0..<bn.channels {

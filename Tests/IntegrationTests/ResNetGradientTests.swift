@@ -21,7 +21,7 @@ final class ResNetGradientTests: XCTestCase {
                                      mode: Mode, samples: Int = 2, allowedFraction: Double = 0.01,
                                      file: StaticString = #filePath, line: UInt = #line) {
         let store = ParameterStore()
-        let encoder = ResNet(config, store: store)
+        let encoder = ResNet(config, store: store, kernels: .default)
         let projection = ProjectionHead(store, prefix: "head", inputDimension: encoder.featureDimension,
                                         hiddenDimension: 8, outputDimension: 4, layers: head.layers,
                                         batchNorm: head.batchNorm, outputBatchNorm: head.batchNorm)

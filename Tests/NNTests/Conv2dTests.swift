@@ -63,7 +63,7 @@ final class Conv2dTests: XCTestCase {
             for (k, s, p, hasBias) in geometries {
                 for budget in [32 << 20, 1] {  // one chunk for the batch, and one image per chunk
                     let (conv, store) = build { Conv2d($0, name: "c", inChannels: 3, outChannels: 5, kernelSize: k,
-                                                       stride: s, padding: p, bias: hasBias) }
+                                                       stride: s, padding: p, bias: hasBias, kernels: .default) }
                     randomizeParameters(store, seed: 3)
                     conv.columnBudgetBytes = budget
                     let label = "k\(k) s\(s) p\(p) bias \(hasBias) budget \(budget) threads \(threads)"
@@ -91,26 +91,29 @@ final class Conv2dTests: XCTestCase {
 
     /// The first layer's direct path (`DirectConvolution`): 1 and 3 input channels, 16 to 48 output
     /// channels, every geometry, widths that leave 1-3 pixels after the blocks of 4, 1 and 2 threads;
-    /// against the direct loop and against the im2col path on the same layer.
+    /// against the direct loop and against a layer with the same weights on the im2col path.
     func testDirectFirstLayerMatchesDirectLoopAndIm2col() throws {
         try XCTSkipUnless(CPU.hasAVX2AndFMA, "DirectConvolution needs AVX2 and FMA, which this CPU lacks")
-        defer { Conv2d.useDirectConvolution = CPU.hasAVX2AndFMA }
         for threads in [1, 2] {
             Threads.configure(threads)
             for (k, s, p, hasBias) in geometries {
                 for (cin, cout, width) in [(3, 16, 9), (1, 32, 10), (3, 48, 7)] {
-                    let (conv, store) = build { Conv2d($0, name: "c", inChannels: cin, outChannels: cout, kernelSize: k,
-                                                       stride: s, padding: p, bias: hasBias) }
-                    randomizeParameters(store, seed: 12)
+                    let layers = [true, false].map { direct in
+                        let (conv, store) = build {
+                            Conv2d($0, name: "c", inChannels: cin, outChannels: cout, kernelSize: k, stride: s,
+                                   padding: p, bias: hasBias, kernels: KernelPolicy(directFirstLayer: direct))
+                        }
+                        randomizeParameters(store, seed: 12)
+                        return conv
+                    }
                     let label = "k\(k) s\(s) p\(p) bias \(hasBias) \(cin)->\(cout) width \(width) threads \(threads)"
                     let x = randomTensor([3, 8, width, cin], seed: 13)
-                    Conv2d.useDirectConvolution = true
-                    XCTAssertTrue(conv.usesDirectConvolution, label)
-                    let direct = conv.forward(x, mode: .training).array
-                    assertClose(direct, referenceConv(x, conv).array, rtol: 1e-4, atol: 1e-5, "direct \(label)")
-                    Conv2d.useDirectConvolution = false
-                    XCTAssertFalse(conv.usesDirectConvolution, label)
-                    assertClose(direct, conv.forward(x, mode: .training).array, rtol: 1e-5, atol: 1e-6, "im2col \(label)")
+                    XCTAssertTrue(layers[0].usesDirectConvolution, label)
+                    let direct = layers[0].forward(x, mode: .training).array
+                    assertClose(direct, referenceConv(x, layers[0]).array, rtol: 1e-4, atol: 1e-5, "direct \(label)")
+                    XCTAssertFalse(layers[1].usesDirectConvolution, label)
+                    assertClose(direct, layers[1].forward(x, mode: .training).array, rtol: 1e-5, atol: 1e-6,
+                                "im2col \(label)")
                 }
             }
         }
@@ -118,12 +121,13 @@ final class Conv2dTests: XCTestCase {
 
     /// Only a first layer with whole blocks of 16 output channels takes the direct path.
     func testDirectPathIsForFewInputChannelsAndBlocksOf16Outputs() {
-        defer { Conv2d.useDirectConvolution = CPU.hasAVX2AndFMA }
-        Conv2d.useDirectConvolution = true
-        let (stem, _) = build { Conv2d($0, name: "stem", inChannels: 3, outChannels: 64, kernelSize: 3, padding: 1) }
-        let (odd, _) = build { Conv2d($0, name: "odd", inChannels: 3, outChannels: 24, kernelSize: 3, padding: 1) }
+        let kernels = KernelPolicy(directFirstLayer: true)
+        let (stem, _) = build { Conv2d($0, name: "stem", inChannels: 3, outChannels: 64, kernelSize: 3, padding: 1,
+                                       kernels: kernels) }
+        let (odd, _) = build { Conv2d($0, name: "odd", inChannels: 3, outChannels: 24, kernelSize: 3, padding: 1,
+                                      kernels: kernels) }
         let (wide, _) = build { Conv2d($0, name: "wide", inChannels: 16, outChannels: 64, kernelSize: 3, stride: 2,
-                                           padding: 1) }
+                                       padding: 1, kernels: kernels) }
         XCTAssertTrue(stem.usesDirectConvolution)
         XCTAssertFalse(odd.usesDirectConvolution)
         XCTAssertFalse(wide.usesDirectConvolution)
@@ -132,7 +136,7 @@ final class Conv2dTests: XCTestCase {
     func testGradientsMatchFiniteDifferences() {
         for (k, s, p, hasBias) in geometries {
             let (conv, store) = build { Conv2d($0, name: "c", inChannels: 2, outChannels: 3, kernelSize: k,
-                                               stride: s, padding: p, bias: hasBias) }
+                                               stride: s, padding: p, bias: hasBias, kernels: .default) }
             randomizeParameters(store, seed: 6)
             let x = randomTensor([2, 8, 7, 2], seed: 7)
             checkGradients(store: store, input: x, forward: { conv.forward($0, mode: .training) },
@@ -144,7 +148,7 @@ final class Conv2dTests: XCTestCase {
     func testDirectFirstLayerGradientsMatchFiniteDifferences() throws {
         try XCTSkipUnless(CPU.hasAVX2AndFMA, "DirectConvolution needs AVX2 and FMA, which this CPU lacks")
         let (conv, store) = build { Conv2d($0, name: "c", inChannels: 2, outChannels: 16, kernelSize: 3, stride: 2,
-                                           padding: 1, bias: true) }
+                                           padding: 1, bias: true, kernels: .default) }
         XCTAssertTrue(conv.usesDirectConvolution)
         randomizeParameters(store, seed: 14)
         let x = randomTensor([1, 5, 6, 2], seed: 15)
@@ -155,7 +159,8 @@ final class Conv2dTests: XCTestCase {
     /// Also when 2 threads share the chunks (their partial gradients add to what is there).
     func testBackwardAccumulatesIntoParameterGradients() {
         Threads.configure(2)
-        let (conv, store) = build { Conv2d($0, name: "c", inChannels: 2, outChannels: 3, kernelSize: 3, padding: 1, bias: true) }
+        let (conv, store) = build { Conv2d($0, name: "c", inChannels: 2, outChannels: 3, kernelSize: 3, padding: 1,
+                                           bias: true, kernels: .default) }
         conv.columnBudgetBytes = 1
         let x = randomTensor([6, 5, 5, 2], seed: 8)
         let dy = randomTensor([6, 5, 5, 3], seed: 9)
@@ -180,7 +185,7 @@ final class Conv2dTests: XCTestCase {
             for (k, s, p, channels) in cases {
                 for budget in [32 << 20, 1] {
                     let (conv, store) = build { Conv2d($0, name: "c", inChannels: channels, outChannels: channels,
-                                                       kernelSize: k, stride: s, padding: p) }
+                                                       kernelSize: k, stride: s, padding: p, kernels: .default) }
                     conv.columnBudgetBytes = budget
                     let label = "k\(k) s\(s) p\(p) c\(channels) budget \(budget) threads \(threads)"
                     XCTAssertEqual(conv.usesWinograd, channels == 16, label)
@@ -204,7 +209,7 @@ final class Conv2dTests: XCTestCase {
     func testWithoutInputGradientParameterGradientsAreUnchanged() {
         for (k, s, p, _) in geometries {
             let (conv, store) = build { Conv2d($0, name: "c", inChannels: 2, outChannels: 3, kernelSize: k,
-                                               stride: s, padding: p) }
+                                               stride: s, padding: p, kernels: .default) }
             let x = randomTensor([2, 7, 7, 2], seed: 10)
             let y = conv.forward(x, mode: .training)
             let dy = randomTensor(y.shape, seed: 11)
@@ -222,7 +227,8 @@ final class Conv2dTests: XCTestCase {
 
     func testParameterNamesLayoutAndInitScale() {
         let store = ParameterStore()
-        let conv = Conv2d(store, name: "layer1.0.conv1", inChannels: 16, outChannels: 32, kernelSize: 3, padding: 1)
+        let conv = Conv2d(store, name: "layer1.0.conv1", inChannels: 16, outChannels: 32, kernelSize: 3, padding: 1,
+                          kernels: .default)
         store.finalize(seed: 1)
         XCTAssertEqual(store.parameters.map(\.name), ["layer1.0.conv1.weight"])
         XCTAssertEqual(conv.weight.shape, [32, 3, 3, 16])

@@ -17,8 +17,10 @@ final class ModelGradientTests: XCTestCase {
                                                   (12, 3, 1, true), (4, 2, 2, true), (4, 3, 1, true)] {
             let store = ParameterStore()
             let block: any ResidualBlock = bottleneck
-                ? Bottleneck(store, prefix: "b", inChannels: cin, planes: planes, stride: stride, zeroInitResidual: false)
-                : BasicBlock(store, prefix: "b", inChannels: cin, planes: planes, stride: stride, zeroInitResidual: false)
+                ? Bottleneck(store, prefix: "b", inChannels: cin, planes: planes, stride: stride, zeroInitResidual: false,
+                             kernels: .default, timings: nil)
+                : BasicBlock(store, prefix: "b", inChannels: cin, planes: planes, stride: stride, zeroInitResidual: false,
+                             kernels: .default, timings: nil)
             store.finalize(seed: 1)
             randomizeParameters(store, seed: 2)
             let x = randomTensor([2, 4, 4, cin], seed: 3)
@@ -35,7 +37,8 @@ final class ModelGradientTests: XCTestCase {
         for imagenet in [false, true] {
             let store = ParameterStore()
             let stem = ConvBN(store, conv: "conv1", bn: "bn1", inChannels: 2, outChannels: 3,
-                              kernelSize: imagenet ? 7 : 3, stride: imagenet ? 2 : 1, relu: true)
+                              kernelSize: imagenet ? 7 : 3, stride: imagenet ? 2 : 1, relu: true,
+                              kernels: .default, timings: nil)
             let pool = MaxPool2d()
             store.finalize(seed: 1)
             randomizeParameters(store, seed: 2)

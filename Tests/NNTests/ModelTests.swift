@@ -7,7 +7,7 @@ final class ModelTests: XCTestCase {
     /// A full-size torchvision model: our encoder plus a 1000-class `fc`, registered but not allocated.
     private func torchvisionLayout(_ depth: ResNetConfig.Depth) -> (ParameterStore, ResNet) {
         let store = ParameterStore()
-        let model = ResNet(ResNetConfig(depth: depth, stem: .imagenet), store: store)
+        let model = ResNet(ResNetConfig(depth: depth, stem: .imagenet), store: store, kernels: .default)
         _ = ClassifierHead(store, kind: .linear, inputDimension: model.featureDimension, classes: 1000)
         return (store, model)
     }
@@ -51,7 +51,7 @@ final class ModelTests: XCTestCase {
     func testWidthMultiplierStemsAndPrefix() {
         let store = ParameterStore()
         let half = ResNet(ResNetConfig(depth: .resnet50, stem: .cifar, widthMultiplier: 0.5, inputChannels: 1),
-                          store: store, prefix: "encoder")
+                          store: store, prefix: "encoder", kernels: .default)
         XCTAssertEqual(half.featureDimension, 1024)
         XCTAssertEqual(store.parameter(named: "encoder.conv1.weight")?.exportShape, [32, 1, 3, 3])
         XCTAssertEqual(store.parameter(named: "encoder.layer4.2.conv3.weight")?.exportShape, [1024, 256, 1, 1])
@@ -61,7 +61,8 @@ final class ModelTests: XCTestCase {
         // Output sizes: the ImageNet stem divides by 4 before layer1, the CIFAR stem keeps the size.
         for (stem, size) in [(ResNetConfig.Stem.imagenet, 32), (.cifar, 8)] {
             let store = ParameterStore()
-            let model = ResNet(ResNetConfig(depth: .resnet18, stem: stem, widthMultiplier: 0.0625), store: store)
+            let model = ResNet(ResNetConfig(depth: .resnet18, stem: stem, widthMultiplier: 0.0625), store: store,
+                               kernels: .default)
             store.finalize(seed: 1)
             XCTAssertEqual(model.forward(randomTensor([3, size, size, 3], seed: 1), mode: .training).shape, [3, 32])
         }
@@ -70,7 +71,8 @@ final class ModelTests: XCTestCase {
     func testZeroInitResidualZeroesEachBlocksLastBatchNorm() {
         for depth in [ResNetConfig.Depth.resnet18, .resnet50] {
             let store = ParameterStore()
-            _ = ResNet(ResNetConfig(depth: depth, widthMultiplier: 0.0625, zeroInitResidual: true), store: store)
+            _ = ResNet(ResNetConfig(depth: depth, widthMultiplier: 0.0625, zeroInitResidual: true), store: store,
+                       kernels: .default)
             store.finalize(seed: 1)
             let last = depth.usesBottleneck ? "bn3.weight" : "bn2.weight"
             for p in store.parameters where p.role == .normWeight {
@@ -82,7 +84,8 @@ final class ModelTests: XCTestCase {
 
     func testEvaluationModeUsesRunningStatisticsAndLeavesThemUnchanged() {
         let store = ParameterStore()
-        let model = ResNet(ResNetConfig(depth: .resnet18, stem: .cifar, widthMultiplier: 0.0625, inputChannels: 1), store: store)
+        let model = ResNet(ResNetConfig(depth: .resnet18, stem: .cifar, widthMultiplier: 0.0625, inputChannels: 1),
+                           store: store, kernels: .default)
         store.finalize(seed: 1)
         let x = randomTensor([4, 8, 8, 1], seed: 2)
         for _ in 0..<3 { _ = model.forward(x, mode: .training) }
@@ -104,7 +107,8 @@ final class ModelTests: XCTestCase {
     /// capacity; and a smaller batch fits in them too.
     func testSecondStepAllocatesNothing() {
         let store = ParameterStore()
-        let encoder = ResNet(ResNetConfig(depth: .resnet50, stem: .imagenet, widthMultiplier: 0.0625), store: store)
+        let encoder = ResNet(ResNetConfig(depth: .resnet50, stem: .imagenet, widthMultiplier: 0.0625), store: store,
+                             kernels: .default)
         let head = ProjectionHead(store, inputDimension: encoder.featureDimension, hiddenDimension: 16,
                                   outputDimension: 8, layers: 3, batchNorm: true, outputBatchNorm: true)
         store.finalize(seed: 1)
@@ -141,7 +145,8 @@ final class ModelTests: XCTestCase {
 
     func testWithoutInputGradientTheParameterGradientsAreTheSame() {
         let store = ParameterStore()
-        let model = ResNet(ResNetConfig(depth: .resnet18, stem: .imagenet, widthMultiplier: 0.0625), store: store)
+        let model = ResNet(ResNetConfig(depth: .resnet18, stem: .imagenet, widthMultiplier: 0.0625), store: store,
+                           kernels: .default)
         store.finalize(seed: 1)
         let x = randomTensor([2, 16, 16, 3], seed: 2)
         let dy = randomTensor([2, model.featureDimension], seed: 3)
@@ -161,7 +166,8 @@ final class ModelTests: XCTestCase {
     private func cifarResNet(_ depth: ResNetConfig.Depth, width: Double,
                              batch: Int) -> (ParameterStore, ResNet, Tensor, Tensor) {
         let store = ParameterStore()
-        let model = ResNet(ResNetConfig(depth: depth, stem: .cifar, widthMultiplier: width), store: store)
+        let model = ResNet(ResNetConfig(depth: depth, stem: .cifar, widthMultiplier: width), store: store,
+                           kernels: .default)
         store.finalize(seed: 1)
         return (store, model, randomTensor([batch, 16, 16, 3], seed: 2),
                 randomTensor([batch, model.featureDimension], seed: 3))
@@ -213,7 +219,8 @@ final class ModelTests: XCTestCase {
         for (depth, stem, size) in [(ResNetConfig.Depth.resnet18, ResNetConfig.Stem.cifar, 16), (.resnet50, .imagenet, 32)] {
             let label = "\(depth) \(stem)"
             let store = ParameterStore()
-            let model = ResNet(ResNetConfig(depth: depth, stem: stem, widthMultiplier: 0.25), store: store)
+            let model = ResNet(ResNetConfig(depth: depth, stem: stem, widthMultiplier: 0.25), store: store,
+                               kernels: .default)
             let head = ClassifierHead(store, prefix: "probe", kind: .mlp(hidden: 16), inputDimension: model.featureDimension,
                                       classes: 5)
             store.finalize(seed: 4)

@@ -35,7 +35,7 @@ private func projection(_ values: UnsafePointer<Float>, torchShape: [Int], convO
 final class TorchReferenceTests: XCTestCase {
     private func check(_ reference: TorchReferenceCase, _ config: ResNetConfig, file: StaticString = #filePath, line: UInt = #line) {
         let store = ParameterStore()
-        let model = ResNet(config, store: store)
+        let model = ResNet(config, store: store, kernels: .default)
         store.finalize(seed: 0)
         XCTAssertEqual(store.parameters.map(\.name), reference.parameterGradients.map(\.0), file: file, line: line)
         XCTAssertEqual(store.buffers.map(\.name).filter { !$0.hasSuffix("num_batches_tracked") },

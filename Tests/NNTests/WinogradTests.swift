@@ -11,26 +11,25 @@ final class WinogradTests: XCTestCase {
                           (2, 8, 8, 16, 16, false), (1, 6, 9, 17, 33, true), (2, 4, 4, 32, 1, false),
                           (5, 6, 5, 4, 3, true)]
 
-    private var savedSwitch = true, savedThreads = 1, savedMinimum = 16
+    private var savedThreads = 1
 
-    /// The shapes above have few channels: the channel threshold is lifted so they take the
-    /// Winograd path (`testFewChannelsStayOnIm2col` checks the threshold itself).
     override func setUp() {
-        savedSwitch = Conv2d.useWinograd
         savedThreads = Threads.count
-        savedMinimum = Conv2d.winogradMinimumChannels
-        Conv2d.winogradMinimumChannels = 1
     }
 
     override func tearDown() {
-        Conv2d.useWinograd = savedSwitch
         Threads.configure(savedThreads)
-        Conv2d.winogradMinimumChannels = savedMinimum
     }
 
-    private func makeConv(_ cin: Int, _ cout: Int, bias: Bool, seed: UInt64) -> (Conv2d, ParameterStore) {
+    /// The shapes above have few channels: the channel threshold is lifted so they take the
+    /// Winograd path (`testFewChannelsStayOnIm2col` checks the threshold itself).
+    private static let winograd = KernelPolicy(winograd: true, winogradMinimumChannels: 1)
+    private static let im2col = KernelPolicy(winograd: false, winogradMinimumChannels: 1)
+
+    private func makeConv(_ cin: Int, _ cout: Int, bias: Bool, seed: UInt64,
+                          kernels: KernelPolicy = winograd) -> (Conv2d, ParameterStore) {
         let (conv, store) = build { Conv2d($0, name: "c", inChannels: cin, outChannels: cout, kernelSize: 3,
-                                           padding: 1, bias: bias) }
+                                           padding: 1, bias: bias, kernels: kernels) }
         randomizeParameters(store, seed: seed)
         return (conv, store)
     }
@@ -44,14 +43,24 @@ final class WinogradTests: XCTestCase {
         assertClose(a, b, rtol: 1e-4, atol: Swift.max(1e-5, 1e-4 * scale), message, file: file, line: line)
     }
 
-    /// Forward and backward of `conv` through the chosen path: (y, dx, dW).
-    private func run(_ conv: Conv2d, _ store: ParameterStore, _ x: Tensor, _ dy: Tensor,
-                     winograd: Bool) -> (y: [Float], dx: [Float], dW: [Float]) {
-        Conv2d.useWinograd = winograd
+    /// Forward and backward of `conv`: (y, dx, dW).
+    private func run(_ conv: Conv2d, _ store: ParameterStore, _ x: Tensor,
+                     _ dy: Tensor) -> (y: [Float], dx: [Float], dW: [Float]) {
         let y = conv.forward(x, mode: .training).array
         store.zeroGrad()
         let dx = conv.backward(dy).array
         return (y, dx, Array(UnsafeBufferPointer(start: conv.weight.grad, count: conv.weight.count)))
+    }
+
+    /// The same on the im2col path: a layer of `conv`'s geometry and budgets, with its weights.
+    private func runIm2col(_ conv: Conv2d, _ x: Tensor, _ dy: Tensor) -> (y: [Float], dx: [Float], dW: [Float]) {
+        let (twin, store) = build { Conv2d($0, name: "c", inChannels: conv.inChannels, outChannels: conv.outChannels,
+                                           kernelSize: 3, padding: 1, bias: conv.bias != nil, kernels: Self.im2col) }
+        twin.weight.value.update(from: conv.weight.value, count: conv.weight.count)
+        if let bias = conv.bias { twin.bias!.value.update(from: bias.value, count: bias.count) }
+        twin.columnBudgetBytes = conv.columnBudgetBytes
+        XCTAssertFalse(twin.usesWinograd)
+        return run(twin, store, x, dy)
     }
 
     /// Every shape on 1 and 2 threads, with the whole batch in one chunk and one image per chunk (the
@@ -74,12 +83,12 @@ final class WinogradTests: XCTestCase {
     func testForwardMatchesDirectLoopAndIm2colIncludingChunksAndThreads() {
         forEachCase(seed: 3) { conv, store, x, dy, label in
             let (n, h, w, cin, cout) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3], dy.shape[3])
-            let fast = run(conv, store, x, dy, winograd: true)
+            let fast = run(conv, store, x, dy)
             let expected = Tensor(zeros: [n, h, w, cout])
             referenceConvolution3x3(x.data, n: n, h: h, w: w, inChannels: cin, outChannels: cout,
                                     weight: conv.weight.value, bias: conv.bias?.value, into: expected.data)
             assertWinogradClose(fast.y, expected.array, "forward vs direct \(label)")
-            let slow = run(conv, store, x, dy, winograd: false)
+            let slow = runIm2col(conv, x, dy)
             assertWinogradClose(fast.y, slow.y, "forward vs im2col \(label)")
         }
     }
@@ -90,12 +99,12 @@ final class WinogradTests: XCTestCase {
         let (n, h, w, cin, cout) = (1, 7, 7, 64, 64)
         let (conv, store) = makeConv(cin, cout, bias: false, seed: 19)
         let x = randomTensor([n, h, w, cin], seed: 20), dy = randomTensor([n, h, w, cout], seed: 21)
-        let fast = run(conv, store, x, dy, winograd: true)
+        let fast = run(conv, store, x, dy)
         let expected = Tensor(zeros: [n, h, w, cout])
         referenceConvolution3x3(x.data, n: n, h: h, w: w, inChannels: cin, outChannels: cout,
                                 weight: conv.weight.value, bias: nil, into: expected.data)
         assertWinogradClose(fast.y, expected.array, "forward")
-        let slow = run(conv, store, x, dy, winograd: false)
+        let slow = runIm2col(conv, x, dy)
         assertWinogradClose(fast.dx, slow.dx, "dx")
     }
 
@@ -104,7 +113,7 @@ final class WinogradTests: XCTestCase {
     func testInputGradientMatchesRotatedKernelAndIm2col() {
         forEachCase(seed: 6) { conv, store, x, dy, label in
             let (n, h, w, cin, cout) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3], dy.shape[3])
-            let fast = run(conv, store, x, dy, winograd: true)
+            let fast = run(conv, store, x, dy)
 
             // rotated: [Cin, 3, 3, Cout], rotated[ci, a, b, co] = W[co, 2 - a, 2 - b, ci]
             let rotated = Tensor(zeros: [cin, 3, 3, cout])
@@ -117,7 +126,7 @@ final class WinogradTests: XCTestCase {
                                     weight: rotated.data, bias: nil, into: expected.data)
             assertWinogradClose(fast.dx, expected.array, "dx vs rotated direct \(label)")
 
-            let slow = run(conv, store, x, dy, winograd: false)
+            let slow = runIm2col(conv, x, dy)
             assertWinogradClose(fast.dx, slow.dx, "dx vs im2col \(label)")
             assertWinogradClose(fast.dW, slow.dW, "dW vs im2col \(label)")
         }
@@ -138,7 +147,7 @@ final class WinogradTests: XCTestCase {
                     }
                 } }
             } } } }
-            let fast = run(conv, store, x, dy, winograd: true)
+            let fast = run(conv, store, x, dy)
             assertWinogradClose(fast.dW, expected.map(Float.init), "dW vs direct \(label)")
             // A second backward without zeroing adds the same again.
             _ = conv.backward(dy)
@@ -148,7 +157,6 @@ final class WinogradTests: XCTestCase {
     }
 
     func testGradientsMatchFiniteDifferences() {
-        Conv2d.useWinograd = true
         for (n, h, w, cin, cout, hasBias) in [(2, 5, 7, 2, 3, true), (1, 4, 4, 3, 2, false), (2, 3, 1, 1, 2, false)] {
             let (conv, store) = makeConv(cin, cout, bias: hasBias, seed: 9)
             let x = randomTensor([n, h, w, cin], seed: 10)
@@ -161,47 +169,34 @@ final class WinogradTests: XCTestCase {
         }
     }
 
-    /// The switch turned on between a forward and its backward: backward transforms the weights itself.
-    func testSwitchTurnedOnBeforeBackward() {
-        let (conv, store) = makeConv(3, 4, bias: false, seed: 11)
-        let x = randomTensor([2, 5, 5, 3], seed: 12), dy = randomTensor([2, 5, 5, 4], seed: 13)
-        let slow = run(conv, store, x, dy, winograd: false)
-        Conv2d.useWinograd = false
-        _ = conv.forward(x, mode: .training)
-        Conv2d.useWinograd = true
-        let dx = conv.backward(dy).array
-        XCTAssertEqual(conv.winograd.passes, 2, "the weight and input gradients, by Winograd")
-        assertWinogradClose(dx, slow.dx)
-    }
-
-    /// Off, every convolution takes the im2col path and the Winograd buffers are never made; on,
-    /// only 3x3 stride-1 padding-1 convolutions take it.
-    func testSwitchSelectsThePath() {
+    /// Built without Winograd, every convolution takes the im2col path and the Winograd buffers are
+    /// never made; with it, only 3x3 stride-1 padding-1 convolutions take it. Each layer keeps its
+    /// own policy: the two run interleaved, forward and backward.
+    func testPolicySelectsThePathOfEachLayer() {
         let x = randomTensor([2, 6, 6, 3], seed: 14)
         for (k, s, p, eligible) in [(3, 1, 1, true), (3, 2, 1, false), (3, 1, 0, false), (1, 1, 0, false),
                                     (5, 1, 2, false)] {
-            for on in [false, true] {
-                Conv2d.useWinograd = on
-                let (conv, _) = build { Conv2d($0, name: "c", inChannels: 3, outChannels: 4, kernelSize: k,
-                                               stride: s, padding: p) }
-                let y = conv.forward(x, mode: .training)
-                _ = conv.backward(randomTensor(y.shape, seed: 15))
-                XCTAssertEqual(conv.winograd.passes, on && eligible ? 3 : 0, "k\(k) s\(s) p\(p) on \(on)")
+            let layers = [Self.im2col, Self.winograd].map { kernels in
+                build { Conv2d($0, name: "c", inChannels: 3, outChannels: 4, kernelSize: k, stride: s, padding: p,
+                               kernels: kernels) }.0
             }
+            let outputs = layers.map { $0.forward(x, mode: .training) }
+            for (conv, y) in zip(layers, outputs) { _ = conv.backward(randomTensor(y.shape, seed: 15)) }
+            XCTAssertEqual(layers.map(\.winograd.passes), [0, eligible ? 3 : 0], "k\(k) s\(s) p\(p)")
         }
     }
 
     /// Under the default threshold, a layer with fewer than 16 input or output channels (a stem on
-    /// RGB or grey images) takes the im2col path even with the switch on, and gives its results.
+    /// RGB or grey images) takes the im2col path even with Winograd on, and gives its results.
     func testFewChannelsStayOnIm2col() {
-        Conv2d.winogradMinimumChannels = savedMinimum
-        XCTAssertEqual(Conv2d.winogradMinimumChannels, 16, "the default threshold")
+        XCTAssertEqual(KernelPolicy.default.winogradMinimumChannels, 16, "the default threshold")
+        XCTAssertTrue(KernelPolicy.default.winograd)
         for (cin, cout, eligible) in [(3, 16, false), (16, 1, false), (15, 16, false), (16, 16, true)] {
-            let (conv, store) = makeConv(cin, cout, bias: false, seed: 22)
+            // The default threshold without the direct first layer, so that both runs are im2col's.
+            let (conv, store) = makeConv(cin, cout, bias: false, seed: 22, kernels: KernelPolicy(directFirstLayer: false))
             let x = randomTensor([1, 4, 4, cin], seed: 23), dy = randomTensor([1, 4, 4, cout], seed: 24)
-            let slow = run(conv, store, x, dy, winograd: false)
-            XCTAssertFalse(conv.usesWinograd)
-            let fast = run(conv, store, x, dy, winograd: true)
+            let slow = runIm2col(conv, x, dy)
+            let fast = run(conv, store, x, dy)
             XCTAssertEqual(conv.usesWinograd, eligible, "\(cin)->\(cout)")
             XCTAssertEqual(conv.winograd.passes > 0, eligible, "\(cin)->\(cout)")
             if eligible {
@@ -215,7 +210,6 @@ final class WinogradTests: XCTestCase {
 
     /// Chunks of tiles within the budget, and the same buffers from the second step on.
     func testBuffersRespectBudgetAndAreReused() {
-        Conv2d.useWinograd = true
         Threads.configure(1)
         Scratch.release()
         let (n, h, w, cin, cout) = (4, 7, 5, 8, 6)
@@ -223,7 +217,7 @@ final class WinogradTests: XCTestCase {
         let (conv, store) = makeConv(cin, cout, bias: false, seed: 16)
         conv.winogradBudgetBytes = 8 * bytesPerTile + 1
         let x = randomTensor([n, h, w, cin], seed: 17), dy = randomTensor([n, h, w, cout], seed: 18)
-        let first = run(conv, store, x, dy, winograd: true)
+        let first = run(conv, store, x, dy)
         // V and M, shared scratch, hold eight tiles (the larger channel count, from whichever pass);
         // U (or U') and dU one layer's kernels; the layer itself keeps only its output.
         XCTAssertEqual(Scratch.capacities(.tiles), [36 * 8 * cin])
@@ -234,7 +228,7 @@ final class WinogradTests: XCTestCase {
         let slots: [Scratch.Slot] = [.tiles, .products, .transformedWeights, .transformedGradient]
         let scratch = slots.flatMap { Scratch.buffers($0, floats: 1, parts: 1) }
         let bytes = Scratch.heldBytes
-        let second = run(conv, store, x, dy, winograd: true)
+        let second = run(conv, store, x, dy)
         XCTAssertEqual(first.y, second.y)
         XCTAssertEqual(first.dx, second.dx)
         XCTAssertEqual(slots.flatMap { Scratch.buffers($0, floats: 1, parts: 1) }, scratch)

@@ -17,7 +17,7 @@ public enum TestEncoders {
     public static func write(to url: URL, spec: ModelSpec = spec, metadataSpec: ModelSpec? = spec, prefix: String = "",
                              classifier: Bool = false, seed: UInt64 = 5, drop: (String) -> Bool = { _ in false }) throws {
         let store = ParameterStore()
-        let encoder = ResNet(spec.resNetConfig, store: store)
+        let encoder = ResNet(spec.resNetConfig, store: store, kernels: .default)
         store.finalize(seed: seed)
         var random = RandomStream(seed: seed, index: 99)
         for b in store.buffers where b.name.hasSuffix("running_mean") || b.name.hasSuffix("running_var") {

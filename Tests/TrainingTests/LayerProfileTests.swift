@@ -25,6 +25,17 @@ final class LayerProfileTests: XCTestCase {
         }
     }
 
+    /// The profiled network is built with the kernel policy it is given.
+    func testForwardProfileFollowsTheKernelPolicy() throws {
+        let comm = SingleProcessCommunicator()
+        let winograd = shares(try LayerProfile.runForward(model: model, batch: 4, kernels: .default, warmup: 0,
+                                                          iterations: 1, communicator: comm))
+        let im2col = shares(try LayerProfile.runForward(model: model, batch: 4, kernels: KernelPolicy(winograd: false),
+                                                        warmup: 0, iterations: 1, communicator: comm))
+        XCTAssertGreaterThan(winograd[.winogradTransforms] ?? 0, 0)
+        XCTAssertEqual(im2col[.winogradTransforms], 0)
+    }
+
     func testSimCLRProfileHasBackwardWorkAndTheOptimizer() throws {
         let rows = try LayerProfile.run(model: model, batch: 4, projectionHidden: 16, projectionDimension: 8,
                                         warmup: 1, iterations: 1, communicator: SingleProcessCommunicator())

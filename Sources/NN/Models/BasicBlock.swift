@@ -7,13 +7,16 @@ final class BasicBlock: ResidualBlock {
     let first, second: ConvBN
     let shortcut: Shortcut
 
-    init(_ store: ParameterStore, prefix: String, inChannels: Int, planes: Int, stride: Int, zeroInitResidual: Bool) {
+    init(_ store: ParameterStore, prefix: String, inChannels: Int, planes: Int, stride: Int, zeroInitResidual: Bool,
+         kernels: KernelPolicy, timings: LayerTimings?) {
         first = ConvBN(store, conv: qualified(prefix, "conv1"), bn: qualified(prefix, "bn1"),
-                       inChannels: inChannels, outChannels: planes, kernelSize: 3, stride: stride, relu: true)
+                       inChannels: inChannels, outChannels: planes, kernelSize: 3, stride: stride, relu: true,
+                       kernels: kernels, timings: timings)
         second = ConvBN(store, conv: qualified(prefix, "conv2"), bn: qualified(prefix, "bn2"),
                         inChannels: planes, outChannels: planes, kernelSize: 3, relu: false,
-                        zeroInitBN: zeroInitResidual)
-        shortcut = Shortcut(store, prefix: prefix, inChannels: inChannels, outChannels: planes, stride: stride)
+                        zeroInitBN: zeroInitResidual, kernels: kernels, timings: timings)
+        shortcut = Shortcut(store, prefix: prefix, inChannels: inChannels, outChannels: planes, stride: stride,
+                            kernels: kernels, timings: timings)
     }
 
     var batchNorms: [BatchNorm] { [first.bn, second.bn] + (shortcut.downsample.map { [$0.bn] } ?? []) }

@@ -7,16 +7,20 @@ final class Bottleneck: ResidualBlock {
     let reduce, spatial, expand: ConvBN
     let shortcut: Shortcut
 
-    init(_ store: ParameterStore, prefix: String, inChannels: Int, planes: Int, stride: Int, zeroInitResidual: Bool) {
+    init(_ store: ParameterStore, prefix: String, inChannels: Int, planes: Int, stride: Int, zeroInitResidual: Bool,
+         kernels: KernelPolicy, timings: LayerTimings?) {
         let out = planes * Self.expansion
         reduce = ConvBN(store, conv: qualified(prefix, "conv1"), bn: qualified(prefix, "bn1"),
-                        inChannels: inChannels, outChannels: planes, kernelSize: 1, relu: true)
+                        inChannels: inChannels, outChannels: planes, kernelSize: 1, relu: true,
+                        kernels: kernels, timings: timings)
         spatial = ConvBN(store, conv: qualified(prefix, "conv2"), bn: qualified(prefix, "bn2"),
-                         inChannels: planes, outChannels: planes, kernelSize: 3, stride: stride, relu: true)
+                         inChannels: planes, outChannels: planes, kernelSize: 3, stride: stride, relu: true,
+                         kernels: kernels, timings: timings)
         expand = ConvBN(store, conv: qualified(prefix, "conv3"), bn: qualified(prefix, "bn3"),
                         inChannels: planes, outChannels: out, kernelSize: 1, relu: false,
-                        zeroInitBN: zeroInitResidual)
-        shortcut = Shortcut(store, prefix: prefix, inChannels: inChannels, outChannels: out, stride: stride)
+                        zeroInitBN: zeroInitResidual, kernels: kernels, timings: timings)
+        shortcut = Shortcut(store, prefix: prefix, inChannels: inChannels, outChannels: out, stride: stride,
+                            kernels: kernels, timings: timings)
     }
 
     var batchNorms: [BatchNorm] {

@@ -1,7 +1,8 @@
 import Tensors
 
 /// A classifier on encoder features `[N, F]` -> logits `[N, classes]`: torchvision's `fc` (one
-/// Linear) or an MLP `fc = Sequential(Linear, ReLU, Linear)` named `fc.0`, `fc.2`.
+/// Linear) or an MLP `fc = Sequential(Linear, ReLU, Linear)` named `fc.0`, `fc.2`. With `timings`,
+/// every layer records its time there.
 public final class ClassifierHead: Layer, WorkspaceOwner {
     public enum Kind: Codable, Equatable, Sendable {
         case linear
@@ -12,19 +13,22 @@ public final class ClassifierHead: Layer, WorkspaceOwner {
     public let inputDimension, classes: Int
     private let sequence: LayerSequence
 
-    public init(_ store: ParameterStore, prefix: String = "", kind: Kind, inputDimension: Int, classes: Int) {
+    public init(_ store: ParameterStore, prefix: String = "", kind: Kind, inputDimension: Int, classes: Int,
+                timings: LayerTimings? = nil) {
         precondition(inputDimension > 0 && classes > 0, "ClassifierHead: sizes must be positive")
         self.kind = kind; self.inputDimension = inputDimension; self.classes = classes
         let fc = qualified(prefix, "fc")
         switch kind {
         case .linear:
-            sequence = LayerSequence([Linear(store, name: fc, inFeatures: inputDimension, outFeatures: classes)])
+            sequence = LayerSequence([Linear(store, name: fc, inFeatures: inputDimension, outFeatures: classes,
+                                             timings: timings)])
         case .mlp(let hidden):
             precondition(hidden > 0, "ClassifierHead: hidden size must be positive")
             sequence = LayerSequence([
-                Linear(store, name: qualified(fc, "0"), inFeatures: inputDimension, outFeatures: hidden),
-                ReLU(),
-                Linear(store, name: qualified(fc, "2"), inFeatures: hidden, outFeatures: classes),
+                Linear(store, name: qualified(fc, "0"), inFeatures: inputDimension, outFeatures: hidden,
+                       timings: timings),
+                ReLU(timings: timings),
+                Linear(store, name: qualified(fc, "2"), inFeatures: hidden, outFeatures: classes, timings: timings),
             ])
         }
     }

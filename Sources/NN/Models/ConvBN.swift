@@ -1,16 +1,19 @@
 import Tensors
 
 /// A convolution followed by BatchNorm (with an optional fused ReLU): the piece ResNet is built from.
-/// The two take their own torchvision names (`conv1`/`bn1`, `downsample.0`/`downsample.1`).
+/// The two take their own torchvision names (`conv1`/`bn1`, `downsample.0`/`downsample.1`), the
+/// network's kernel policy and its timings.
 final class ConvBN: WorkspaceOwner {
     let conv: Conv2d
     let bn: BatchNorm
 
     init(_ store: ParameterStore, conv convName: String, bn bnName: String, inChannels: Int, outChannels: Int,
-         kernelSize: Int, stride: Int = 1, relu: Bool, zeroInitBN: Bool = false) {
+         kernelSize: Int, stride: Int = 1, relu: Bool, zeroInitBN: Bool = false, kernels: KernelPolicy,
+         timings: LayerTimings?) {
         conv = Conv2d(store, name: convName, inChannels: inChannels, outChannels: outChannels,
-                      kernelSize: kernelSize, stride: stride, padding: kernelSize / 2)
-        bn = BatchNorm(store, name: bnName, channels: outChannels, fusedReLU: relu, zeroWeight: zeroInitBN)
+                      kernelSize: kernelSize, stride: stride, padding: kernelSize / 2, kernels: kernels, timings: timings)
+        bn = BatchNorm(store, name: bnName, channels: outChannels, fusedReLU: relu, zeroWeight: zeroInitBN,
+                       timings: timings)
     }
 
     var workspaceTensors: [Tensor] { conv.workspaceTensors + bn.workspaceTensors }

@@ -15,7 +15,7 @@ public final class ResNet: Layer, WorkspaceOwner {
     private let stem: ConvBN
     private let pool: MaxPool2d?
     private let blocks: [any ResidualBlock]
-    private let average = GlobalAveragePool()
+    private let average: GlobalAveragePool
     /// Store offsets of the first parameter of the stem and of each block.
     private let stemOffset: Int
     private let blockOffsets: [Int]
@@ -26,8 +26,10 @@ public final class ResNet: Layer, WorkspaceOwner {
     /// all-reduce starts on them while the rest of the pass runs.
     public var gradientsReady: ((Int) -> Void)?
 
-    /// Registers all parameters and buffers in `store` (which the caller finalises).
-    public init(_ config: ResNetConfig, store: ParameterStore, prefix: String = "") {
+    /// Registers all parameters and buffers in `store` (which the caller finalises). Every
+    /// convolution takes the paths `kernels` allows; with `timings`, every layer records its time there.
+    public init(_ config: ResNetConfig, store: ParameterStore, prefix: String = "", kernels: KernelPolicy,
+                timings: LayerTimings? = nil) {
         precondition(config.inputChannels > 0 && config.widthMultiplier > 0,
                      "ResNet: bad config \(config)")
         self.config = config
@@ -35,8 +37,10 @@ public final class ResNet: Layer, WorkspaceOwner {
         stemOffset = store.count
         stem = ConvBN(store, conv: qualified(prefix, "conv1"), bn: qualified(prefix, "bn1"),
                       inChannels: config.inputChannels, outChannels: config.stemWidth,
-                      kernelSize: imagenet ? 7 : 3, stride: imagenet ? 2 : 1, relu: true)
-        pool = imagenet ? MaxPool2d(kernelSize: 3, stride: 2, padding: 1) : nil
+                      kernelSize: imagenet ? 7 : 3, stride: imagenet ? 2 : 1, relu: true,
+                      kernels: kernels, timings: timings)
+        pool = imagenet ? MaxPool2d(kernelSize: 3, stride: 2, padding: 1, timings: timings) : nil
+        average = GlobalAveragePool(timings: timings)
         var blocks: [any ResidualBlock] = []
         var blockOffsets: [Int] = []
         var channels = config.stemWidth
@@ -47,10 +51,12 @@ public final class ResNet: Layer, WorkspaceOwner {
                 blockOffsets.append(store.count)
                 if config.depth.usesBottleneck {
                     blocks.append(Bottleneck(store, prefix: prefix, inChannels: channels, planes: planes,
-                                             stride: stride, zeroInitResidual: config.zeroInitResidual))
+                                             stride: stride, zeroInitResidual: config.zeroInitResidual,
+                                             kernels: kernels, timings: timings))
                 } else {
                     blocks.append(BasicBlock(store, prefix: prefix, inChannels: channels, planes: planes,
-                                             stride: stride, zeroInitResidual: config.zeroInitResidual))
+                                             stride: stride, zeroInitResidual: config.zeroInitResidual,
+                                             kernels: kernels, timings: timings))
                 }
                 channels = planes * config.depth.expansion
             }

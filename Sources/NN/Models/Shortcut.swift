@@ -3,14 +3,20 @@ import Tensors
 /// The part both block kinds share: the shortcut and the join.
 final class Shortcut: WorkspaceOwner {
     let downsample: ConvBN?
-    let join = ResidualReLU()
+    let join: ResidualReLU
+    /// Charged with the identity shortcut's gradient, as the join's work.
+    private let timings: LayerTimings?
 
     /// Registers `prefix.downsample.0` / `.1` when the block changes the shape (stride or channels).
-    init(_ store: ParameterStore, prefix: String, inChannels: Int, outChannels: Int, stride: Int) {
+    init(_ store: ParameterStore, prefix: String, inChannels: Int, outChannels: Int, stride: Int,
+         kernels: KernelPolicy, timings: LayerTimings?) {
         downsample = stride != 1 || inChannels != outChannels
             ? ConvBN(store, conv: qualified(prefix, "downsample.0"), bn: qualified(prefix, "downsample.1"),
-                     inChannels: inChannels, outChannels: outChannels, kernelSize: 1, stride: stride, relu: false)
+                     inChannels: inChannels, outChannels: outChannels, kernelSize: 1, stride: stride, relu: false,
+                     kernels: kernels, timings: timings)
             : nil
+        join = ResidualReLU(timings: timings)
+        self.timings = timings
     }
 
     var workspaceTensors: [Tensor] { (downsample?.workspaceTensors ?? []) + join.workspaceTensors }
@@ -33,8 +39,8 @@ final class Shortcut: WorkspaceOwner {
             return
         }
         precondition(dSum.shape == dx.shape, "ResidualBlock: shortcut gradient \(dSum.shape) vs \(dx.shape)")
-        let outerKind = LayerTimings.enter(.activation)
-        defer { LayerTimings.enter(outerKind) }
+        let outerKind = timings.enter(.activation)
+        defer { timings.enter(outerKind) }
         axpy(dx.count, 1, dSum.data, dx.data)
     }
 }

@@ -68,10 +68,11 @@ public enum ConvBenchmark {
         return shapes
     }
 
-    public static func run(_ shape: Shape, batch: Int, iterations: Int) -> Result {
+    /// The convolution of `shape` on the paths `kernels` allows.
+    public static func run(_ shape: Shape, batch: Int, iterations: Int, kernels: KernelPolicy = .default) -> Result {
         let store = ParameterStore()
         let conv = Conv2d(store, name: "conv", inChannels: shape.inChannels, outChannels: shape.outChannels,
-                          kernelSize: shape.kernel, stride: shape.stride, padding: shape.padding)
+                          kernelSize: shape.kernel, stride: shape.stride, padding: shape.padding, kernels: kernels)
         store.finalize(seed: 0)
         let x = StepBenchmark.randomInput([batch, shape.size, shape.size, shape.inChannels], seed: 1)
         let y = conv.forward(x, mode: .training)

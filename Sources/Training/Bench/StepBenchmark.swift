@@ -24,9 +24,10 @@ public enum StepBenchmark {
     /// Inference-mode forward, supervised step (cross-entropy, backward, SGD) and, with `simclr`, the
     /// SimCLR step (two views, head, NT-Xent over the gathered batch, backward, all-reduce, SGD;
     /// BatchNorm statistics across ranks unless `syncBatchNorm` is false, as `pretrain --bn`).
-    /// `batch` is global; each rank takes its share.
+    /// `batch` is global; each rank takes its share. The networks' convolutions take the paths `kernels` allows.
     public static func run(model: ModelSpec, batch: Int, simclr: Bool, projectionHidden: Int = 512,
-                           projectionDimension: Int = 128, warmup: Int = 2, iterations: Int = 5,
+                           projectionDimension: Int = 128, kernels: KernelPolicy = .default,
+                           warmup: Int = 2, iterations: Int = 5,
                            bucketFloats: Int? = BucketedAllReduce.defaultBucketFloats, syncBatchNorm: Bool = true,
                            communicator comm: Communicator) throws -> [Result] {
         let local = try localBatch(batch, comm)
@@ -54,8 +55,8 @@ public enum StepBenchmark {
 
         if simclr {
             let (step, optimizer, x) = try simclrStep(model: model, batch: batch, projectionHidden: projectionHidden,
-                                                      projectionDimension: projectionDimension,
-                                                      bucketFloats: bucketFloats, syncBatchNorm: syncBatchNorm,
+                                                      projectionDimension: projectionDimension, kernels: kernels,
+                                                      timings: nil, bucketFloats: bucketFloats, syncBatchNorm: syncBatchNorm,
                                                       communicator: comm)
             let net = step.net
             time("simclr", workspaceBytes: { net.encoder.workspaceBytes + net.head.workspaceBytes },
@@ -68,7 +69,7 @@ public enum StepBenchmark {
         }
 
         let store = ParameterStore()
-        let encoder = ResNet(model.resNetConfig, store: store)
+        let encoder = ResNet(model.resNetConfig, store: store, kernels: kernels)
         encoder.needsInputGradient = false
         let classes = 10
         let fc = ClassifierHead(store, prefix: "fc", kind: .linear, inputDimension: encoder.featureDimension,
@@ -107,14 +108,15 @@ public enum StepBenchmark {
     }
 
     /// The benchmarked SimCLR step (BatchNorm synchronised across ranks with `syncBatchNorm`, SGD) and
-    /// this rank's random two-view input `[2 x local batch, S, S, C]`; shared with `LayerProfile`.
+    /// this rank's random two-view input `[2 x local batch, S, S, C]`; shared with `LayerProfile`, which
+    /// passes the `timings` the network records into.
     static func simclrStep(model: ModelSpec, batch: Int, projectionHidden: Int, projectionDimension: Int,
-                           bucketFloats: Int?, syncBatchNorm: Bool = true,
+                           kernels: KernelPolicy, timings: LayerTimings?, bucketFloats: Int?, syncBatchNorm: Bool = true,
                            communicator comm: Communicator) throws -> (SimCLRStep, SGD, Tensor) {
         let local = try localBatch(batch, comm)
         let net = SimCLRNetwork(model: model, projectionHidden: projectionHidden,
                                 projectionDimension: projectionDimension, projectionLayers: 2,
-                                projectionBatchNorm: false, seed: 0)
+                                projectionBatchNorm: false, kernels: kernels, timings: timings, seed: 0)
         let optimizer = try SGD(store: net.store, momentum: 0.9, weightDecay: 5e-4)
         let step = SimCLRStep(net: net, comm: comm, temperature: 0.5, localBatch: local, microBatch: nil,
                               bucketFloats: bucketFloats, syncBatchNorm: syncBatchNorm)

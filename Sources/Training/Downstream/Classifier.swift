@@ -44,7 +44,7 @@ public final class Classifier {
             }
             loadReport = weights.report
         } else {
-            encoder = ResNet(spec.resNetConfig, store: store)
+            encoder = ResNet(spec.resNetConfig, store: store, kernels: .default)
             if !separateHead { built = makeHead(store, encoder.featureDimension) }
             store.finalize(seed: seed)
             loadReport = nil

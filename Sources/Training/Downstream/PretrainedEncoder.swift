@@ -52,7 +52,7 @@ public struct PretrainedEncoder {
     /// `register` adds further parameters (a classifier head) between the two.
     public mutating func build(into store: ParameterStore, seed: UInt64,
                                register: (ResNet) -> Void = { _ in }) throws -> ResNet {
-        let encoder = ResNet(spec.resNetConfig, store: store)
+        let encoder = ResNet(spec.resNetConfig, store: store, kernels: .default)
         register(encoder)
         store.finalize(seed: seed)
         let encoderNames = Set(encoder.parameterNames(in: store))

@@ -63,7 +63,8 @@ public final class Pretrainer {
         let net = SimCLRNetwork(model: config.model, projectionHidden: config.projectionHidden,
                                 projectionDimension: config.projectionDimension,
                                 projectionLayers: config.projectionLayers,
-                                projectionBatchNorm: config.projectionBatchNorm, seed: config.seed)
+                                projectionBatchNorm: config.projectionBatchNorm, kernels: .default,
+                                seed: config.seed)
         let store = net.store
         let optimizer = try makeOptimizer(store)
         let warmup = min(Int((config.warmupEpochs * Double(stepsPerEpoch)).rounded()), totalSteps - 1)

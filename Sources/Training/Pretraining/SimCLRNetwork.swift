@@ -17,13 +17,13 @@ public final class SimCLRNetwork {
     }
 
     public init(model: ModelSpec, projectionHidden: Int, projectionDimension: Int, projectionLayers: Int,
-                projectionBatchNorm: Bool, seed: UInt64) {
-        encoder = ResNet(model.resNetConfig, store: store)
+                projectionBatchNorm: Bool, kernels: KernelPolicy, timings: LayerTimings? = nil, seed: UInt64) {
+        encoder = ResNet(model.resNetConfig, store: store, kernels: kernels, timings: timings)
         encoder.needsInputGradient = false
         headOffset = store.count
         head = ProjectionHead(store, prefix: SimCLRNetwork.headPrefix, inputDimension: encoder.featureDimension,
                               hiddenDimension: projectionHidden, outputDimension: projectionDimension,
-                              layers: projectionLayers, batchNorm: projectionBatchNorm)
+                              layers: projectionLayers, batchNorm: projectionBatchNorm, timings: timings)
         store.finalize(seed: seed)
     }
 
