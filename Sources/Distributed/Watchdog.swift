@@ -49,14 +49,15 @@ public final class Watchdog {
         }
     }
 
-    /// A deadline from observed step times: `multiple` times their median, and never below `floor`
-    /// (which should exceed Open MPI's own failure detection and any one-off slow step).
-    public static func deadline(stepSeconds: [Double], multiple: Double = 10, floor: Double = 120) -> Double {
-        guard !stepSeconds.isEmpty else { return floor }
-        let sorted = stepSeconds.sorted()
-        let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2]
-            : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
-        return max(multiple * median, floor)
+    /// The deadline before any step has been timed: the first steps also allocate and warm up.
+    public static let initialDeadline: Double = 120
+
+    /// A deadline from recent step times: `multiple` times the slowest, so a peer that stops
+    /// answering ends the job within a few steps' time, and never below `floor`, which exceeds Open
+    /// MPI's own detection of a lost host (about 12 s with the keepalive settings `launch` passes).
+    public static func deadline(stepSeconds: [Double], multiple: Double = 4, floor: Double = 15) -> Double {
+        guard let slowest = stepSeconds.max() else { return initialDeadline }
+        return max(multiple * slowest, floor)
     }
 
     /// Seconds without a heartbeat before the job is aborted; may be changed while running.

@@ -73,6 +73,9 @@ public final class SweepRunner {
         } catch {
             throw TrainingError.io("cannot create the sweep folder \(out.path): \(error)")
         }
+        // One sweep at a time in a folder; each cell's own run also holds its cell folder.
+        let lock = try RunFolderLock(folder: out, path: out.path)
+        defer { lock.release() }
         try recordSettings()
 
         let cells = grid.cells
@@ -92,6 +95,12 @@ public final class SweepRunner {
                 rows[index].status = .finished
                 rows[index].metrics = SweepResults.readSummary(summary) ?? rows[index].metrics
                 outcome.skipped += 1
+                continue
+            }
+            if RunFolderLock.isHeld(folder: directory) {
+                log("\(position) \(cell.folderName) is being run by another job; left to it")
+                rows[index].status = .failed
+                outcome.failed.append(cell.folderName)
                 continue
             }
             if fm.fileExists(atPath: directory.path) {
@@ -123,7 +132,7 @@ public final class SweepRunner {
                 outcome.failed.append(cell.folderName)
                 let why = ending ?? "it ended without writing summary.json"
                 log("\(position) cell \(cell.folderName) FAILED: \(why); see \(logURL.path)"
-                    + (Self.lastLine(of: logURL).map { "\n    last output: \($0)" } ?? ""))
+                    + (Self.errorLine(of: logURL).map { "\n    \($0)" } ?? ""))
             }
             outcome.results = SweepResults(grid: grid, rows: rows)
             try outcome.results.write(to: out)
@@ -178,12 +187,13 @@ public final class SweepRunner {
         }
     }
 
-    /// The last non-empty line of a log, trimmed to 300 characters.
-    static func lastLine(of url: URL) -> String? {
+    /// A failed cell's first error line (`simclr: ...`, or the parser's `Error: ...`), else the last
+    /// non-empty line of its log, trimmed to 300 characters.
+    static func errorLine(of url: URL) -> String? {
         guard let text = try? String(contentsOf: url, encoding: .utf8) else { return nil }
         let lines = text.split(whereSeparator: { $0 == "\n" || $0 == "\r" })
-            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        guard let last = lines.last, lines.count > 1 else { return nil }   // line 1 is the command
-        return String(last.prefix(300))
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.dropFirst()   // line 1 is the command
+        let error = lines.first { $0.hasPrefix("simclr:") || $0.hasPrefix("Error:") }
+        return (error ?? lines.last).map { String($0.prefix(300)) }
     }
 }

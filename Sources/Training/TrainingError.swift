@@ -2,6 +2,7 @@
 public enum TrainingError: Error, CustomStringConvertible {
     case invalidOption(String)
     case runFolderExists(String)
+    case runFolderBusy(String, holder: String)
     case unreadableRunFolder(String, String)
     case nonFiniteLoss(step: Int, value: Float)
     case interrupted(signal: String, checkpoint: String)
@@ -12,6 +13,8 @@ public enum TrainingError: Error, CustomStringConvertible {
         case .invalidOption(let message): return message
         case .runFolderExists(let path):
             return "\(path) already holds a run; pass --resume to continue it or choose another --out"
+        case .runFolderBusy(let path, let holder):
+            return "\(path) is in use by another job (\(holder)); wait for it to end or choose another --out"
         case .unreadableRunFolder(let path, let why):
             return "cannot resume from \(path): \(why)"
         case .nonFiniteLoss(let step, let value):

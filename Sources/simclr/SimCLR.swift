@@ -1,5 +1,6 @@
 import ArgumentParser
 import Tensors
+import Training
 
 struct SimCLR: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -12,6 +13,6 @@ struct SimCLR: ParsableCommand {
 enum Entry {
     static func main() {
         BLASKernel.restartWithBetterKernelsIfNeeded()
-        SimCLR.main()
+        SimCLR.main(joiningNegativeValues(Array(CommandLine.arguments.dropFirst())))
     }
 }

@@ -100,9 +100,11 @@ final class WatchdogTests: XCTestCase {
     }
 
     func testDeadlineFromStepTimes() {
-        XCTAssertEqual(Watchdog.deadline(stepSeconds: [3, 1, 2], multiple: 10, floor: 5), 20)
-        XCTAssertEqual(Watchdog.deadline(stepSeconds: [100, 1, 2, 3], multiple: 10, floor: 5), 25)
-        XCTAssertEqual(Watchdog.deadline(stepSeconds: [0.1, 0.2, 0.3]), 120)
-        XCTAssertEqual(Watchdog.deadline(stepSeconds: [], floor: 7), 7)
+        XCTAssertEqual(Watchdog.deadline(stepSeconds: [3, 1, 2], multiple: 10, floor: 5), 30)
+        XCTAssertEqual(Watchdog.deadline(stepSeconds: [1, 2, 1.5], multiple: 2, floor: 5), 5)
+        // Steps of 0.3 s: a hung peer is noticed after the floor, not after two minutes.
+        XCTAssertEqual(Watchdog.deadline(stepSeconds: [0.1, 0.2, 0.3]), 15)
+        XCTAssertEqual(Watchdog.deadline(stepSeconds: [8, 9, 10]), 40)
+        XCTAssertEqual(Watchdog.deadline(stepSeconds: []), Watchdog.initialDeadline)
     }
 }

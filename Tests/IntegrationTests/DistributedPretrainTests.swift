@@ -117,6 +117,32 @@ final class DistributedPretrainTests: XCTestCase {
         XCTAssertEqual(encoder.metadata["simclr.steps"], String(step + 2))
     }
 
+    /// A rank that stops answering (SIGSTOP: alive, holding its connections) hangs Open MPI; the
+    /// other rank's watchdog, whose deadline follows the measured steps, ends the job within
+    /// seconds, not minutes.
+    func testAStoppedRankIsNoticedWithinSeconds() throws {
+        let command = try mpirun(2, arguments(out: "stopped", steps: 4000))
+        let job = try ChildProcess(command, environment: BuiltProduct.mpiEnvironment())
+        let metrics = folder.appendingPathComponent("stopped/metrics.jsonl")
+        let started = Date().addingTimeInterval(120)
+        while Date() < started, (try? String(contentsOf: metrics, encoding: .utf8))?.split(separator: "\n").count ?? 0 < 8 {
+            usleep(100_000)
+        }
+        let ranks = try ChildProcess.run(["pgrep", "-P", String(job.process.pid)],
+                                         environment: BuiltProduct.plainEnvironment(), timeout: 10)
+        let pids = ranks.output.split(separator: "\n").compactMap { Int32($0) }.sorted()
+        XCTAssertEqual(pids.count, 2, ranks.output)
+        let stopped = try XCTUnwrap(pids.last)
+        defer { kill(stopped, SIGKILL) }
+        let stoppedAt = Date()
+        kill(stopped, SIGSTOP)
+        let ended = job.wait(timeout: 90)
+        let (status, _) = try XCTUnwrap(ended, "the job did not end after a rank stopped answering")
+        XCTAssertNotEqual(status, 0)
+        XCTAssertLessThan(Date().timeIntervalSince(stoppedAt), 45, "the watchdog took too long: \(job.output)")
+        XCTAssertTrue(job.output.contains("made no progress"), job.output)
+    }
+
     func testARunAcrossTwoHostsMatchesOneProcess() throws {
         let hosts = try NetworkNamespaceHosts.up()
         defer { hosts.down() }

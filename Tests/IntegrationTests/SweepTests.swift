@@ -31,7 +31,7 @@ final class SweepTests: XCTestCase {
             --out) out="$2"; shift 2;;
             --weights) acc=$(awk "BEGIN { print $acc + 0.3 }"); shift 2;;
             --lr) [ "$2" = "1e-3" ] && acc=$(awk "BEGIN { print $acc + 0.1 }")
-                  [ "$2" = "0.5" ] && [ -n "$FAIL_LR" ] && { echo "loss became nan" >&2; exit 2; }
+                  [ "$2" = "0.5" ] && [ -n "$FAIL_LR" ] && { echo "Error: the loss became nan" >&2; echo "See 'simclr finetune --help'." >&2; exit 2; }
                   shift 2;;
             --mode) [ "$2" = "full" ] && acc=$(awk "BEGIN { print $acc + 0.05 }"); shift 2;;
             *) shift;;
@@ -113,17 +113,35 @@ final class SweepTests: XCTestCase {
         let failing = try sweep(arguments, environment: ["SIMCLR_SWEEP_FINETUNE": standIn.path, "FAIL_LR": "1"])
         XCTAssertEqual(failing.status, 1, failing.output)
         XCTAssertTrue(failing.output.contains("cell random-lr=0.5 FAILED: exit status 2"), failing.output)
-        XCTAssertTrue(failing.output.contains("last output: loss became nan"), failing.output)
+        // The cell's first error line is quoted, not the usage hint after it.
+        XCTAssertTrue(failing.output.contains("\n    Error: the loss became nan"), failing.output)
+        XCTAssertFalse(failing.output.contains("    See 'simclr"), failing.output)
         XCTAssertTrue(failing.output.contains("simclr: 1 of 2 cell(s) failed: random-lr=0.5"), failing.output)
         XCTAssertTrue(failing.output.contains("finished random-lr=1e-3: test accuracy 0.6000"), failing.output)
         var csv = try readCSV()
         XCTAssertEqual(csv[2], ["random", "0.5", "", "", "", "", "", "failed"])
         XCTAssertTrue(try String(contentsOf: folder.appendingPathComponent("out/logs/random-lr=0.5.log"), encoding: .utf8)
-            .contains("loss became nan"))
+            .contains("the loss became nan"))
+
+        // A cell folder that another job holds is left to it: not cleared, not run.
+        let cell = folder.appendingPathComponent("out/cells/random-lr=0.5")
+        try FileManager.default.createDirectory(at: cell, withIntermediateDirectories: true)
+        try Data("partial".utf8).write(to: cell.appendingPathComponent("metrics.jsonl"))
+        let holder = try RunFolderLock(folder: cell, path: cell.path)
+        let busy = try sweep(arguments, environment: ["SIMCLR_SWEEP_FINETUNE": standIn.path])
+        XCTAssertEqual(busy.status, 1, busy.output)
+        XCTAssertTrue(busy.output.contains("random-lr=0.5 is being run by another job"), busy.output)
+        XCTAssertEqual(try String(contentsOf: cell.appendingPathComponent("metrics.jsonl"), encoding: .utf8), "partial")
+        XCTAssertEqual(calls().count, 2)
+        holder.release()
+        // Nor can a second sweep share the folder while one runs.
+        let sweepHolder = try RunFolderLock(folder: folder.appendingPathComponent("out"), path: "out")
+        let second = try sweep(arguments, environment: ["SIMCLR_SWEEP_FINETUNE": standIn.path])
+        XCTAssertNotEqual(second.status, 0, second.output)
+        XCTAssertTrue(second.output.contains("in use by another job"), second.output)
+        sweepHolder.release()
 
         // A cell folder left without summary.json is cleared and run again; the finished one is not.
-        try FileManager.default.createDirectory(at: folder.appendingPathComponent("out/cells/random-lr=0.5"),
-                                                withIntermediateDirectories: true)
         let retried = try sweep(arguments, environment: ["SIMCLR_SWEEP_FINETUNE": standIn.path])
         XCTAssertEqual(retried.status, 0, retried.output)
         XCTAssertTrue(retried.output.contains("skipping finished cell random-lr=1e-3"), retried.output)

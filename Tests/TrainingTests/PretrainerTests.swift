@@ -1,3 +1,4 @@
+import ArgumentParser
 import Distributed
 import Formats
 import Foundation
@@ -76,6 +77,112 @@ final class PretrainerTests: XCTestCase {
         }
         XCTAssertThrowsError(try run(Self.config(out: folder.appendingPathComponent("none"), steps: 1), resume: true)) {
             XCTAssertTrue("\($0)".contains("no checkpoints/last.safetensors"), "\($0)")
+        }
+    }
+
+    /// A run folder belongs to one job at a time: a second job, even a resume, is refused with the
+    /// holder's host and process, and writes nothing.
+    func testASecondJobOnAHeldFolderIsRefused() throws {
+        let out = folder.appendingPathComponent("held")
+        _ = try run(Self.config(out: out, steps: 2))
+        let metrics = try Data(contentsOf: out.appendingPathComponent("metrics.jsonl"))
+        let holder = try RunFolderLock(folder: out, path: out.path)
+        XCTAssertTrue(RunFolderLock.isHeld(folder: out))
+        XCTAssertThrowsError(try run(Self.config(out: out, steps: 4), resume: true)) {
+            XCTAssertTrue("\($0)".contains("in use by another job"), "\($0)")
+            XCTAssertTrue("\($0)".contains("pid \(getpid())"), "\($0)")
+        }
+        XCTAssertEqual(try Data(contentsOf: out.appendingPathComponent("metrics.jsonl")), metrics)
+        holder.release()
+        XCTAssertFalse(RunFolderLock.isHeld(folder: out))
+        XCTAssertEqual(try run(Self.config(out: out, steps: 4), resume: true).steps, 4)
+    }
+
+    /// After an unclean stop the log runs past the checkpoint (and may end in half a line): the
+    /// resumed run drops those lines first, so its log is that of a run that never stopped.
+    func testResumeAfterAnUncleanStopLogsEachStepOnce() throws {
+        let straight = folder.appendingPathComponent("straight"), killed = folder.appendingPathComponent("killed")
+        let a = try run(Self.config(out: straight, steps: 4))
+        _ = try run(Self.config(out: killed, steps: 2))
+        let metrics = killed.appendingPathComponent("metrics.jsonl")
+        let handle = try FileHandle(forWritingTo: metrics)
+        handle.seekToEndOfFile()
+        handle.write(Data("{\"step\": 3, \"loss\": 9}\n{\"step\": 4, \"loss\": 9}\n{\"step\": 5, \"lo".utf8))
+        try handle.close()
+        let b = try run(Self.config(out: killed, steps: 4), resume: true)
+        XCTAssertEqual(b.losses, Array(a.losses.suffix(2)))
+        func logged(_ run: URL) throws -> [(Int, Double)] {
+            try String(contentsOf: run.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+                .split(separator: "\n").map { line in
+                    let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+                    return (try XCTUnwrap(object["step"] as? Int), try XCTUnwrap(object["loss"] as? Double))
+                }
+        }
+        let expected = try logged(straight), found = try logged(killed)
+        XCTAssertEqual(found.map(\.0), [1, 2, 3, 4])
+        XCTAssertEqual(found.map(\.1), expected.map(\.1))
+    }
+
+    /// Any of a run's files makes a folder a run: without its config.json it is still refused.
+    func testAFolderWithAnyRunFileIsNotOverwritten() throws {
+        let out = folder.appendingPathComponent("no-config")
+        _ = try run(Self.config(out: out, steps: 1))
+        try FileManager.default.removeItem(at: out.appendingPathComponent("config.json"))
+        let checkpoint = try Data(contentsOf: out.appendingPathComponent("checkpoints/last.safetensors"))
+        XCTAssertThrowsError(try run(Self.config(out: out, steps: 1))) {
+            XCTAssertTrue("\($0)".contains("already holds a run"), "\($0)")
+        }
+        XCTAssertEqual(try Data(contentsOf: out.appendingPathComponent("checkpoints/last.safetensors")), checkpoint)
+    }
+
+    /// A new run that fails before its first checkpoint leaves no folder behind, so the same
+    /// command can be run again as it is.
+    func testARunThatFailsBeforeItsFirstCheckpointLeavesNothing() throws {
+        let out = folder.appendingPathComponent("diverged")
+        let config = Self.config(out: out, steps: 2, optimizer: .sgd, lr: 1e30)
+        XCTAssertThrowsError(try run(config)) { XCTAssertTrue("\($0)".contains("the loss became"), "\($0)") }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out.path))
+        XCTAssertThrowsError(try run(config)) { XCTAssertTrue("\($0)".contains("the loss became"), "\($0)") }
+        // A folder the user made is kept, emptied of what the run wrote.
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        XCTAssertThrowsError(try run(config))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out.path), [])
+        XCTAssertThrowsError(try run(config, resume: true)) {
+            XCTAssertTrue("\($0)".contains("stopped before its first checkpoint"), "\($0)")
+        }
+    }
+
+    /// A k-NN monitor that cannot run is refused before the first step, not after an epoch.
+    func testABadKNNMonitorDatasetIsRefusedBeforeAnyStep() throws {
+        let out = folder.appendingPathComponent("knn")
+        var config = Self.config(out: out, steps: 2)
+        config.knnEvery = 1
+        config.knnData = folder.appendingPathComponent("missing").path
+        XCTAssertThrowsError(try run(config)) {
+            XCTAssertTrue("\($0)".contains("--knn-data"), "\($0)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out.path))
+    }
+
+    /// `--out` naming a file, or a place that cannot be written, is one line naming --out.
+    func testAnOutThatIsAFileOrUnwritableIsOneLine() throws {
+        let file = folder.appendingPathComponent("a-file")
+        try Data("x".utf8).write(to: file)
+        XCTAssertThrowsError(try run(Self.config(out: file, steps: 1))) {
+            XCTAssertEqual("\($0)", "--out \(file.path) is a file, not a folder")
+        }
+        XCTAssertThrowsError(try run(Self.config(out: file.appendingPathComponent("run"), steps: 1))) {
+            XCTAssertTrue("\($0)".hasPrefix("cannot create --out"), "\($0)")
+        }
+    }
+
+    func testNegativeNumbersAfterAnOptionReachItsCheck() {
+        XCTAssertEqual(joiningNegativeValues(["pretrain", "--batch-size", "-4", "--lr", "-1e-3", "--resume", "--out", "x"]),
+                       ["pretrain", "--batch-size=-4", "--lr=-1e-3", "--resume", "--out", "x"])
+        XCTAssertEqual(joiningNegativeValues(["--out", "-", "--steps", "-x"]), ["--out", "-", "--steps", "-x"])
+        XCTAssertThrowsError(try PretrainOptions.parse(joiningNegativeValues(["--batch-size", "-4"]))) {
+            XCTAssertTrue(PretrainOptions.message(for: $0).contains("--batch-size must be positive"),
+                          PretrainOptions.message(for: $0))
         }
     }
 

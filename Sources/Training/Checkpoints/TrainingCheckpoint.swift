@@ -24,11 +24,18 @@ public struct TrainingCheckpoint {
             file.set(prefix + name, shape: tensor.shape,
                      floats: UnsafeBufferPointer(start: tensor.data, count: tensor.count))
         }
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try save(file, to: url)
+    }
+
+    /// Writes a checkpoint file atomically; a failure says whether an earlier checkpoint is still there.
+    static func save(_ file: SafeTensors, to url: URL) throws {
+        let earlier = FileManager.default.fileExists(atPath: url.path)
         do {
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try file.write(to: url)
         } catch {
-            throw TrainingError.io("could not write checkpoint \(url.path): \(error); the previous checkpoint is kept")
+            throw TrainingError.io("could not write checkpoint \(url.path): \(error); "
+                                   + (earlier ? "the previous checkpoint is kept" : "the run has no checkpoint yet"))
         }
     }
 

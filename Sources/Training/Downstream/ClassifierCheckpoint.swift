@@ -23,12 +23,7 @@ enum ClassifierCheckpoint {
             file.set(optimizerPrefix + name, shape: tensor.shape,
                      floats: UnsafeBufferPointer(start: tensor.data, count: tensor.count))
         }
-        do {
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try file.write(to: url)
-        } catch {
-            throw TrainingError.io("could not write checkpoint \(url.path): \(error); the previous checkpoint is kept")
-        }
+        try TrainingCheckpoint.save(file, to: url)
     }
 
     /// Restores classifier and optimiser from `url`; returns the progress and the saved config.

@@ -56,6 +56,10 @@ public final class FineTuner {
 
     /// Runs the job to its end (or to SIGINT/SIGTERM, after a checkpoint).
     public func run() throws -> FineTuneSummary {
+        try context.cleaningUpAfterFailure(train)
+    }
+
+    private func train() throws -> FineTuneSummary {
         let started = Date()
         let log = context.log
         try config.validate(ranks: context.comm.size)
@@ -83,6 +87,8 @@ public final class FineTuner {
                                   optimizer: makeOptimizer(config.mode == .full ? classifier.encoderStore : classifier.headStore))
         try context.prepare(config: config, resume: resume)
         if resume { try run.restore() } else { run.broadcastWeights() }
+        let finishedEpochs = run.progress.epoch
+        try context.openMetrics { line in ((line["epoch"] as? NSNumber)?.intValue ?? Int.max) <= finishedEpochs }
         let secondsBefore = run.progress.seconds
         run.clock = { secondsBefore + Date().timeIntervalSince(started) }
 

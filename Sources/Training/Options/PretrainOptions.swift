@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Images
 
 /// Everything `simclr pretrain` takes besides the data, the network and the runtime; `config`
@@ -68,6 +69,9 @@ public struct PretrainOptions: ParsableArguments {
         if let cropScale, !(cropScale > 0 && cropScale <= 1) { throw ValidationError("--crop-scale must be in (0, 1]") }
         guard checkpointEvery >= 0 else { throw ValidationError("--checkpoint-every must not be negative") }
         guard knnEvery >= 0 else { throw ValidationError("--knn-every must not be negative") }
+        if let knnData, !FileManager.default.fileExists(atPath: knnData) {
+            throw ValidationError("--knn-data \(knnData) does not exist")
+        }
     }
 
     /// The run's settings with every default resolved for `model` (resolved on the data).

@@ -43,10 +43,16 @@ public final class Pretrainer {
 
     /// Runs the job to its end (or to SIGINT/SIGTERM, after a checkpoint).
     public func run() throws -> PretrainSummary {
+        try context.cleaningUpAfterFailure(train)
+    }
+
+    private func train() throws -> PretrainSummary {
         let comm = context.comm, log = context.log, folder = context.folder
         try config.validate(ranks: comm.size)
         let skipLog = SkipLog(printLimit: 5, printer: { log("warning: \($0)") })
         let dataset = try openDataset(path: config.data, format: config.format, split: .train, skipLog: skipLog)
+        // The monitor's data is opened before any work, so a bad --knn-data never costs a run.
+        let monitorData = config.knnEvery > 0 ? try openMonitorData() : nil
         let localBatch = config.batchSize / comm.size
         let loader = DataLoader(dataset: dataset, transform: config.augmentation, batchSize: localBatch, views: 2,
                                 rank: comm.rank, worldSize: comm.size, seed: config.seed, shuffle: true, dropLast: true,
@@ -83,6 +89,7 @@ public final class Pretrainer {
         } else {
             context.broadcast(store)
         }
+        try context.openMetrics { line in ((line["step"] as? NSNumber)?.intValue ?? Int.max) <= startStep }
         if startStep >= loop.totalSteps {
             log("the run already made \(startStep) steps; nothing to do (raise --steps or --epochs to continue)")
         } else if resume {
@@ -132,11 +139,17 @@ public final class Pretrainer {
                         ("img/s", String(format: "%.1f", imagesPerSecond))]
             },
             endEpoch: { epoch in
-                if config.knnEvery > 0, (epoch + 1) % config.knnEvery == 0 {
+                if let monitorData, (epoch + 1) % config.knnEvery == 0 {
                     try context.onRoot {
-                        knn = try knnMonitor(net.encoder)
-                        try context.metrics?.write(["step": current, "epoch": epoch + 1, "knn_top1": knn!])
-                        log("k-NN top-1 \(String(format: "%.4f", knn!)) after epoch \(epoch + 1)")
+                        // A monitor that fails is a warning: the run goes on and keeps its checkpoints.
+                        do {
+                            let top1 = try knnMonitor(net.encoder, monitorData)
+                            try context.metrics?.write(["step": current, "epoch": epoch + 1, "knn_top1": top1])
+                            log("k-NN top-1 \(String(format: "%.4f", top1)) after epoch \(epoch + 1)")
+                            knn = top1
+                        } catch {
+                            log("warning: the k-NN monitor failed after epoch \(epoch + 1): \(error)")
+                        }
                     }
                     knn = try context.shared(knn)
                 }
@@ -190,17 +203,29 @@ public final class Pretrainer {
         return url.path
     }
 
-    /// Weighted k-NN top-1 accuracy of the encoder's features: train split as memory, test split as queries.
-    func knnMonitor(_ encoder: ResNet) throws -> Double {
+    /// The k-NN monitor's labelled data: the train split as memory, the test split as queries.
+    func openMonitorData() throws -> (memory: ImageDataset, queries: ImageDataset) {
         let path = config.knnData ?? config.data
-        let format = config.format
-        let memory = try openDataset(path: path, format: format, split: .train)
-        let queries = try openDataset(path: path, format: format, split: .test)
+        let what = config.knnData.map { "--knn-data \($0)" } ?? "the k-NN monitor's data (--data)"
+        do {
+            let memory = try openDataset(path: path, format: config.format, split: .train)
+            let queries = try openDataset(path: path, format: config.format, split: .test)
+            guard !memory.classNames.isEmpty, queries.count > 0 else {
+                throw TrainingError.invalidOption("it needs labelled images in a train and a test split")
+            }
+            return (memory, queries)
+        } catch {
+            throw TrainingError.invalidOption("\(what) cannot serve the k-NN monitor: \(error)")
+        }
+    }
+
+    /// Weighted k-NN top-1 accuracy of the encoder's features: train split as memory, test split as queries.
+    func knnMonitor(_ encoder: ResNet, _ data: (memory: ImageDataset, queries: ImageDataset)) throws -> Double {
         let transform = EvaluationTransform(size: config.model.imageSize, normalization: config.model.normalization)
-        let (bank, bankLabels) = try FeatureExtractor.features(of: memory, encoder: encoder, transform: transform)
-        let (q, qLabels) = try FeatureExtractor.features(of: queries, encoder: encoder, transform: transform)
-        let classifier = try KNNClassifier(k: min(20, memory.count))
-        try classifier.fit(features: bank, labels: bankLabels, classes: max(memory.classNames.count, 1))
+        let (bank, bankLabels) = try FeatureExtractor.features(of: data.memory, encoder: encoder, transform: transform)
+        let (q, qLabels) = try FeatureExtractor.features(of: data.queries, encoder: encoder, transform: transform)
+        let classifier = try KNNClassifier(k: min(20, data.memory.count))
+        try classifier.fit(features: bank, labels: bankLabels, classes: max(data.memory.classNames.count, 1))
         return try classifier.evaluate(queries: q, labels: qLabels).top1
     }
 }

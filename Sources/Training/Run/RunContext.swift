@@ -19,6 +19,10 @@ final class RunContext {
     private(set) var metrics: JSONLinesWriter?
     private let watchdog: Watchdog
     private var stepSeconds: [Double] = []
+    /// Rank 0's hold on the run folder, for as long as the run lasts.
+    private var lock: RunFolderLock?
+    private var createdFolder = false
+    private var isNewRun = false
 
     init(out: String, communicator: Communicator, settings: RunSettings, stop: StopSignal?,
          log: @escaping (String) -> Void) {
@@ -33,11 +37,53 @@ final class RunContext {
 
     var isRoot: Bool { comm.rank == 0 }
 
-    /// A new run's folder made and its config written, or a resumed run's checkpoint found (rank 0
-    /// decides, every rank follows); then rank 0 opens the metrics log.
+    /// A new run's folder made, taken for this job and its config written, or a resumed run's
+    /// folder taken and its checkpoint found (rank 0 decides, every rank follows).
     func prepare<Config: Encodable>(config: Config, resume: Bool) throws {
-        try onRoot { try self.folder.prepare(config: config, resume: resume) }
-        metrics = isRoot ? try JSONLinesWriter(url: folder.url.appendingPathComponent("metrics.jsonl")) : nil
+        try onRoot {
+            let (lock, created) = try folder.claim()
+            do {
+                try folder.prepare(config: config, resume: resume)
+            } catch {
+                lock.release()
+                if created { folder.abandonUnstartedRun(created: true) }
+                throw error
+            }
+            self.lock = lock
+            createdFolder = created
+        }
+        isNewRun = !resume
+    }
+
+    /// Opens rank 0's `metrics.jsonl` for appending. A resumed run first drops, atomically, the
+    /// lines its checkpoint does not cover (`keep` is false: written after the checkpoint by a job
+    /// that then died) and a torn last line, so its log equals that of a run that never stopped.
+    func openMetrics(keep: ([String: Any]) -> Bool) throws {
+        guard isRoot else { return }
+        let url = folder.url.appendingPathComponent("metrics.jsonl")
+        if !isNewRun, let text = try? String(contentsOf: url, encoding: .utf8) {
+            let kept = text.split(separator: "\n", omittingEmptySubsequences: true).filter { line in
+                guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+                    return false
+                }
+                return keep(object)
+            }
+            let rewritten = kept.map { $0 + "\n" }.joined()
+            if rewritten != text { try AtomicFile.write(Data(rewritten.utf8), to: url) }
+        }
+        metrics = try JSONLinesWriter(url: url)
+    }
+
+    /// Runs `body`, the whole run; if a new run fails before its first checkpoint, rank 0 leaves the
+    /// folder as it found it (see `RunFolder.abandonUnstartedRun`), so the command can be run again.
+    func cleaningUpAfterFailure<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch {
+            if isRoot, isNewRun, lock != nil { folder.abandonUnstartedRun(created: createdFolder) }
+            lock?.release()
+            throw error
+        }
     }
 
     /// Runs `body` on rank 0 and makes every rank throw if it threw, so that no rank waits forever in
@@ -101,7 +147,7 @@ final class RunContext {
     func stepFinished(seconds: Double) {
         stepSeconds.append(seconds)
         watchdog.heartbeat()
-        if stepSeconds.count == 5 || stepSeconds.count % 50 == 0 {
+        if stepSeconds.count >= 5 {
             watchdog.deadline = Watchdog.deadline(stepSeconds: Array(stepSeconds.suffix(50)))
         }
     }

@@ -18,21 +18,73 @@ struct RunFolder {
     /// `checkpoints/last.safetensors`, rewritten as the run goes and read by `--resume`.
     var lastCheckpoint: URL { url.appendingPathComponent("checkpoints/last.safetensors") }
 
-    /// A new run: creates the folder and `checkpoints/`, writes `config`, and refuses a folder
-    /// that already holds a run. A resumed run: checks that there is a checkpoint to resume from.
+    /// Files any one of which makes a folder a run: a new run never writes over them.
+    static let runFiles = ["config.json", "metrics.jsonl", "checkpoints/last.safetensors", "checkpoints/best.safetensors",
+                           "encoder.safetensors", "summary.json", "report.txt"]
+
+    /// Makes the folder if it is missing and takes it for this job (see `RunFolderLock`); `created`
+    /// says whether this job made it.
+    func claim() throws -> (lock: RunFolderLock, created: Bool) {
+        let fm = FileManager.default
+        var isDirectory: ObjCBool = false
+        let existed = fm.fileExists(atPath: url.path, isDirectory: &isDirectory)
+        if existed && !isDirectory.boolValue {
+            throw TrainingError.invalidOption("--out \(path) is a file, not a folder")
+        }
+        if !existed {
+            do { try fm.createDirectory(at: url, withIntermediateDirectories: true) } catch {
+                throw TrainingError.io("cannot create --out \(path): \(Self.reason(error))")
+            }
+        }
+        guard access(url.path, W_OK) == 0 else {
+            throw TrainingError.io("cannot write into --out \(path): \(String(cString: strerror(errno)))")
+        }
+        return (try RunFolderLock(folder: url, path: path), !existed)
+    }
+
+    /// A new run: creates `checkpoints/`, writes `config`, and refuses a folder that already holds
+    /// any of a run's files. A resumed run: checks that there is a checkpoint to resume from.
     func prepare<Config: Encodable>(config: Config, resume: Bool) throws {
         let fm = FileManager.default
-        let configURL = url.appendingPathComponent("config.json")
         if resume {
             guard fm.fileExists(atPath: lastCheckpoint.path) else {
-                throw TrainingError.unreadableRunFolder(path, "it has no checkpoints/last.safetensors")
+                throw TrainingError.unreadableRunFolder(
+                    path, "it has no checkpoints/last.safetensors (the run stopped before its first checkpoint: "
+                        + "delete the folder, or choose another --out, and start again without --resume)")
             }
             return
         }
-        if fm.fileExists(atPath: configURL.path) { throw TrainingError.runFolderExists(path) }
-        try fm.createDirectory(at: url.appendingPathComponent("checkpoints"), withIntermediateDirectories: true)
-        try AtomicFile.write(try JSONValue.pretty(config), to: configURL)
-        try? fm.removeItem(at: url.appendingPathComponent("metrics.jsonl"))
+        if Self.runFiles.contains(where: { fm.fileExists(atPath: url.appendingPathComponent($0).path) }) {
+            throw TrainingError.runFolderExists(path)
+        }
+        do {
+            try fm.createDirectory(at: url.appendingPathComponent("checkpoints"), withIntermediateDirectories: true)
+            try AtomicFile.write(try JSONValue.pretty(config), to: url.appendingPathComponent("config.json"))
+        } catch {
+            throw TrainingError.io("cannot write into --out \(path): \(Self.reason(error))")
+        }
+    }
+
+    /// After a new run failed before its first checkpoint: removes what it wrote (its config,
+    /// metrics, an empty `checkpoints/`, the lock, and the folder itself when the run made it and
+    /// nothing else is in it), so that the same command can simply be run again.
+    func abandonUnstartedRun(created: Bool) {
+        let fm = FileManager.default
+        guard !fm.fileExists(atPath: lastCheckpoint.path) else { return }
+        for name in ["config.json", "metrics.jsonl", RunFolderLock.fileName] {
+            try? fm.removeItem(at: url.appendingPathComponent(name))
+        }
+        let checkpoints = url.appendingPathComponent("checkpoints")
+        if (try? fm.contentsOfDirectory(atPath: checkpoints.path))?.isEmpty == true { try? fm.removeItem(at: checkpoints) }
+        if created, (try? fm.contentsOfDirectory(atPath: url.path))?.isEmpty == true { try? fm.removeItem(at: url) }
+    }
+
+    /// A file system error as its POSIX reason when it has one ("Permission denied").
+    static func reason(_ error: Error) -> String {
+        if let posix = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError, posix.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(posix.code)))
+        }
+        return (error as NSError).localizedDescription
     }
 
     /// Throws unless the config a checkpoint saved (`savedJSON`) decodes and `differences` finds

@@ -33,7 +33,9 @@ struct StepLoop {
         var position = start
         try context.watchingSteps {
             while position.epoch < epochs, position.epoch * stepsPerEpoch + position.step < totalSteps {
-                if position.step == 0 || position == start { try beginEpoch(position.epoch, position.step) }
+                if position.step == 0 || position == start {
+                    try context.whilePaused { try beginEpoch(position.epoch, position.step) }
+                }
                 while position.step < stepsPerEpoch, position.epoch * stepsPerEpoch + position.step < totalSteps {
                     let started = Date()
                     let fields = try step(position)
