@@ -88,6 +88,16 @@ final class DatasetTests: XCTestCase {
         XCTAssertTrue(test.source(at: 1).hasSuffix("images/american_bulldog_11.jpg"))
     }
 
+    /// A malformed annotation line is named by its line number in the file, blank lines counted.
+    func testOxfordPetErrorsNameTheFilesLine() throws {
+        let folder = TestFolder()
+        folder.write("images/Abyssinian_1.jpg", TestFolder.jpeg(0))
+        folder.write("annotations/trainval.txt", Array("Abyssinian_1 1 1 1\n\n\nBengal_7 three 1 2\n".utf8))
+        XCTAssertThrowsError(try openDataset(path: folder.root, split: .train)) {
+            XCTAssertTrue("\($0)".contains("line 4 is not"), "\($0)")
+        }
+    }
+
     func testIDXGzipAndRaw() throws {
         let folder = TestFolder("fashion")
         let pixels = (0..<(3 * 4 * 5)).map { UInt8($0 * 4) }

@@ -278,10 +278,14 @@ final class PretrainerTests: XCTestCase {
         }
         try Data("not a jpeg".utf8).write(to: data.appendingPathComponent("cats/bad.jpg"))
         try Data().write(to: data.appendingPathComponent("dogs/empty.jpg"))
-        let summary = try run(Self.config(out: folder.appendingPathComponent("run"), steps: 1, data: data.path,
-                                          format: .imageFolder))
-        XCTAssertEqual(summary.skippedImages, 2)
-        XCTAssertEqual(summary.steps, 1)
+        // Its header reads, so only the loader finds it unreadable, in every epoch that draws it.
+        let whole = try Data(JPEGDecoder.encode(try SyntheticDataset(count: 1, classes: 1, size: 20, seed: 3).image(at: 0)))
+        try whole.prefix(whole.count - 12).write(to: data.appendingPathComponent("dogs/truncated.jpg"))
+        // 13 readable headers, 12 a step: one step an epoch, two epochs.
+        let summary = try run(Self.config(out: folder.appendingPathComponent("run"), steps: 2, data: data.path,
+                                          format: .imageFolder, batch: 12))
+        XCTAssertEqual(summary.skippedImages, 3, "each unreadable file counted once per run")
+        XCTAssertEqual(summary.steps, 2)
     }
 
     /// An ImageFolder with train/ and test/ splits of two easily told apart classes.

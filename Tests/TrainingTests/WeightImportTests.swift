@@ -76,6 +76,29 @@ final class WeightImportTests: XCTestCase {
         }
     }
 
+    /// Weights holding NaN are refused when loaded, naming the tensor, instead of a first loss of
+    /// NaN blamed on the learning rate.
+    func testNonFiniteWeightsAreRefusedNamingTheTensor() throws {
+        let url = folder.appendingPathComponent("nan.safetensors")
+        try TestEncoders.write(to: url)
+        var file = try SafeTensors(contentsOf: url)
+        var values = try file.floats("layer1.0.conv1.weight")
+        values[3] = .nan
+        file.set("layer1.0.conv1.weight", shape: try XCTUnwrap(file.info("layer1.0.conv1.weight")).shape, floats: values)
+        try file.write(to: url)
+        XCTAssertThrowsError(try EmbeddingEncoder(weights: url.path, request: .init())) {
+            XCTAssertTrue("\($0)".contains("not finite numbers"), "\($0)")
+            XCTAssertTrue("\($0)".contains("layer1.0.conv1.weight"), "\($0)")
+        }
+    }
+
+    func testAClassMismatchNamesTheClassesThatDiffer() {
+        XCTAssertEqual(ClassifierEvaluator.classMismatch(data: ["cat", "dog", "fox"], classifier: ["cat", "dog", "owl"]),
+                       "the data's classes are not the classifier's: the data has fox, which the classifier does not know; "
+                       + "the classifier has owl, which the data lacks")
+        XCTAssertTrue(ClassifierEvaluator.classMismatch(data: ["b", "a"], classifier: ["a", "b"]).contains("another order"))
+    }
+
     func testTheNetworkOfAFileWithoutMetadataIsReadFromItsTensors() throws {
         let url = folder.appendingPathComponent("foreign.safetensors")
         try TestEncoders.write(to: url, metadataSpec: nil, prefix: "module.", classifier: true)

@@ -20,8 +20,8 @@ public final class OxfordPetDataset: FileImageDataset {
         var candidates: [(path: String, label: Int)] = []
         var breeds: [Int: String] = [:]
         var missing: [String] = []
-        for (number, line) in text.split(whereSeparator: \.isNewline).enumerated() {
-            let fields = line.split(separator: " ")
+        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\r" })
             if fields.isEmpty || fields[0].hasPrefix("#") { continue }
             guard fields.count >= 3, let classID = Int(fields[1]), let species = Int(fields[2]),
                   classID >= 1, (1...2).contains(species) else {

@@ -7,6 +7,7 @@ public final class SkipLog: @unchecked Sendable {
     private let printer: (String) -> Void
     private let lock = NSLock()
     private var recorded: [(source: String, reason: String)] = []
+    private var sources = Set<String>()
     private var printed = 0
     private var summarised = 0
 
@@ -20,9 +21,14 @@ public final class SkipLog: @unchecked Sendable {
         FileHandle.standardError.write(Data((line + "\n").utf8))
     }
 
-    /// Records one skipped item (printing it while under the limit).
+    /// Records one skipped item (printing it while under the limit); an item already recorded, met
+    /// again by another pass over the data, is counted once.
     public func record(_ source: String, reason: String) {
         lock.lock()
+        guard sources.insert(source).inserted else {
+            lock.unlock()
+            return
+        }
         recorded.append((source, reason))
         let show = printed < printLimit
         if show { printed += 1 }

@@ -91,6 +91,12 @@ public enum StateDict {
             }
             try file.copyFloats(fileName, into: UnsafeMutableBufferPointer(start: b.tensor.data, count: b.tensor.count))
         }
+        let nonFinite = store.parameters.filter { p in include(p.name) && !Self.isFinite(p.value, p.count) }.map(\.name)
+            + store.buffers.filter { b in include(b.name) && !Self.isFinite(b.tensor.data, b.tensor.count) }.map(\.name)
+        if !nonFinite.isEmpty && missing.isEmpty && mismatched.isEmpty {
+            throw TrainingError.io("\(file.source) holds weights that are not finite numbers (NaN or infinity) in "
+                                   + "\(summarize(nonFinite)); it cannot be trained or evaluated")
+        }
         if !missing.isEmpty || !mismatched.isEmpty {
             var parts: [String] = []
             if !missing.isEmpty { parts.append("missing \(summarize(missing))") }
@@ -100,6 +106,11 @@ public enum StateDict {
         let used = Set(store.parameters.map(\.name) + store.buffers.map(\.name))
         report.unused = byName.keys.filter { !used.contains($0) }.sorted()
         return report
+    }
+
+    private static func isFinite(_ values: UnsafeMutablePointer<Float>, _ count: Int) -> Bool {
+        for i in 0..<count where !values[i].isFinite { return false }
+        return true
     }
 
     /// The first few names and a count of the rest, to keep an error on one line.

@@ -25,9 +25,7 @@ public enum ClassifierEvaluator {
         }
         guard dataset.isLabelled else { throw TrainingError.invalidOption("\(dataset.name) has no labels to evaluate against") }
         guard dataset.classNames == classifier.classNames else {
-            throw TrainingError.invalidOption(
-                "the data's \(dataset.classNames.count) classes are not the classifier's \(classifier.classNames.count) "
-                + "(\(classifier.classNames.prefix(4).joined(separator: ", "))…)")
+            throw TrainingError.invalidOption(Self.classMismatch(data: dataset.classNames, classifier: classifier.classNames))
         }
         log("evaluating \(weights) (\(spec.arch), input \(spec.imageSize)x\(spec.imageSize)x\(spec.inputChannels), "
             + "normalisation mean \(spec.normalization.mean) std \(spec.normalization.std)) on \(dataset.count) images of \(dataset.name)")
@@ -44,5 +42,15 @@ public enum ClassifierEvaluator {
               let fraction = (object["fraction"] as? NSNumber)?.doubleValue,
               let seed = (object["seed"] as? NSNumber)?.uint64Value else { return nil }
         return (fraction, seed)
+    }
+
+    /// What differs between the data's classes and the classifier's, naming them.
+    static func classMismatch(data: [String], classifier: [String]) -> String {
+        let onlyData = data.filter { !classifier.contains($0) }, onlyClassifier = classifier.filter { !data.contains($0) }
+        var parts: [String] = []
+        if !onlyData.isEmpty { parts.append("the data has \(StateDict.summarize(onlyData)), which the classifier does not know") }
+        if !onlyClassifier.isEmpty { parts.append("the classifier has \(StateDict.summarize(onlyClassifier)), which the data lacks") }
+        if parts.isEmpty { parts.append("the same \(data.count) classes come in another order (the classifier's: \(StateDict.summarize(classifier)))") }
+        return "the data's classes are not the classifier's: " + parts.joined(separator: "; ")
     }
 }

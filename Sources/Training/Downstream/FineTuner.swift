@@ -63,7 +63,7 @@ public final class FineTuner {
         let started = Date()
         let log = context.log
         try config.validate(ranks: context.comm.size)
-        let skipLog = SkipLog(printLimit: 5, printer: { log("warning: \($0)") })
+        let skipLog = SkipLog(printLimit: 5, printer: log)
         let splits = try FineTuneSplits(config: config, skipLog: skipLog)
         let model = config.model
         log("\(config.mode == .linear ? "linear evaluation" : "fine-tuning") of \(model.arch) (width \(model.width), "

@@ -49,7 +49,7 @@ public final class Pretrainer {
     private func train() throws -> PretrainSummary {
         let comm = context.comm, log = context.log, folder = context.folder
         try config.validate(ranks: comm.size)
-        let skipLog = SkipLog(printLimit: 5, printer: { log("warning: \($0)") })
+        let skipLog = SkipLog(printLimit: 5, printer: log)
         let dataset = try openDataset(path: config.data, format: config.format, split: .train, skipLog: skipLog)
         // The monitor's data is opened before any work, so a bad --knn-data never costs a run.
         let monitorData = config.knnEvery > 0 ? try openMonitorData() : nil
@@ -166,7 +166,7 @@ public final class Pretrainer {
         }
         skipLog.finish()
         return PretrainSummary(steps: current, losses: losses, lastKNNAccuracy: knn,
-                               skippedImages: skipLog.count + loader.unreadableCount, encoderPath: encoderPath)
+                               skippedImages: skipLog.count, encoderPath: encoderPath)
     }
 
     func makeOptimizer(_ store: ParameterStore) throws -> Optimizer {
