@@ -1,6 +1,21 @@
 import ArgumentParser
 import Distributed
+import Foundation
 import Training
+
+/// `--dry-run`: the settings a run would save as its config.json, and the memory its step would
+/// need, printed by rank 0.
+func printPlan<Config: Encodable>(_ config: Config, memory: MemoryEstimate, _ comm: Communicator) throws {
+    guard comm.rank == 0 else { return }
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    print(String(decoding: try encoder.encode(config), as: UTF8.self))
+    var line = "memory: about \(memory.description) per rank at the step's peak (estimated)"
+    if let available = MemoryEstimate.availableBytes() {
+        line += String(format: "; %.1f GB available", available / 1e9)
+    }
+    print(line)
+}
 
 /// Runs a job on this process's communicator and turns a user error into one line and a non-zero
 /// exit on every rank (an MPI job is aborted so that no rank waits for one that gave up).

@@ -53,8 +53,10 @@ public final class DataLoader {
         self.workers = workers
         let cache = dataset.isInMemory || cacheLimitBytes <= 0 ? nil
             : ImageCache(count: dataset.count, limitBytes: cacheLimitBytes)
+        // A batch never holds more than this rank's share of the data, whatever was asked for.
+        let capacity = max(1, min(batchSize, (dataset.count + worldSize - 1) / worldSize))
         let ring = (0..<max(prefetch, workers == 0 ? 1 : 2)).map { _ in
-            Batch(capacity: batchSize, views: views, size: transform.size, channels: dataset.channels)
+            Batch(capacity: capacity, views: views, size: transform.size, channels: dataset.channels)
         }
         core = LoaderCore(dataset: dataset, transform: transform, seed: seed, ring: ring, cache: cache)
         core.startWorkers(workers)

@@ -44,6 +44,7 @@ public final class Classifier {
             }
             loadReport = weights.report
         } else {
+            try spec.checkBuildable(source: "the classifier's encoder")
             encoder = ResNet(spec.resNetConfig, store: store, kernels: .default)
             if !separateHead { built = makeHead(store, encoder.featureDimension) }
             store.finalize(seed: seed)

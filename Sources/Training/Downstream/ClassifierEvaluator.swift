@@ -29,6 +29,7 @@ public enum ClassifierEvaluator {
         }
         log("evaluating \(weights) (\(spec.arch), input \(spec.imageSize)x\(spec.imageSize)x\(spec.inputChannels), "
             + "normalisation mean \(spec.normalization.mean) std \(spec.normalization.std)) on \(dataset.count) images of \(dataset.name)")
+        try spec.checkInference(images: min(max(1, batchSize / comm.size), max(dataset.count, 1)))
         let transform = EvaluationTransform(size: spec.imageSize, normalization: spec.normalization)
         let inference = ClassifierInference(dataset: dataset, transform: transform, comm: comm,
                                             batchSize: max(1, batchSize / comm.size), workers: workers)

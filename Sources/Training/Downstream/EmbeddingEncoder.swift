@@ -61,7 +61,8 @@ public final class EmbeddingEncoder {
     /// Pooled features `[N, F]` of every image of `dataset` in its order, in evaluation mode, and
     /// the labels (-1 where unlabelled).
     public func features(of dataset: ImageDataset, batchSize: Int = 64, workers: Int = 1) throws -> (features: Tensor, labels: [Int]) {
-        try FeatureExtractor.features(of: dataset, encoder: encoder, transform: transform, batchSize: batchSize,
+        try spec.checkInference(images: min(batchSize, max(dataset.count, 1)))
+        return try FeatureExtractor.features(of: dataset, encoder: encoder, transform: transform, batchSize: batchSize,
                                       workers: workers)
     }
 

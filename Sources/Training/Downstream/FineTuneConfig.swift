@@ -106,6 +106,22 @@ public struct FineTuneConfig: Codable, Equatable {
         guard model.imageSize >= 8 else { throw TrainingError.invalidOption("--image-size must be at least 8") }
     }
 
+    /// The peak memory of one rank's step on `ranks` ranks: a back-propagated batch in full mode, a
+    /// forward pass through the frozen encoder in linear mode.
+    public func memoryEstimate(ranks: Int) -> MemoryEstimate {
+        let local = batchSize / max(ranks, 1)
+        return mode == .full ? .trainingStep(model, images: local) : .inference(model, images: local)
+    }
+
+    /// Throws, saying what would fit, when a step cannot fit in this machine's memory.
+    func checkMemory(ranks: Int, images available: Int, memory: Double? = MemoryEstimate.availableBytes()) throws {
+        let local = min(batchSize / max(ranks, 1), max(available, 1))
+        try MemoryEstimate.check("a fine-tuning step of \(local) images at \(model.imageSize) px", images: local,
+                                 available: memory, suggestion: "lower --batch-size") {
+            mode == .full ? .trainingStep(model, images: $0) : .inference(model, images: $0)
+        }
+    }
+
     /// The names of settings that differ from `other` and would change the run's trajectory.
     func trajectoryDifferences(from other: FineTuneConfig) -> [String] {
         JSONValue.differingFields(self, other, ignoring: resumable)

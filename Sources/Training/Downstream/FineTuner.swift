@@ -74,6 +74,8 @@ public final class FineTuner {
         log("data: \(splits.train.count) training, \(splits.validation.count) validation images of \(splits.train.name); "
             + "test: \(splits.test.count) images, \(splits.testSource)")
 
+        try config.checkMemory(ranks: context.comm.size, images: splits.train.count)
+        log("memory: about \(config.memoryEstimate(ranks: context.comm.size).description) per rank at the step's peak (estimated)")
         let weights = try config.weights.map { try PretrainedEncoder.open($0, fallback: config.model) }
         let classifier = try Classifier(spec: model, headKind: config.headKind, classNames: splits.classNames,
                                         weights: weights, separateHead: config.mode == .linear, seed: config.seed)

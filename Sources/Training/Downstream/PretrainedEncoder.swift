@@ -33,14 +33,16 @@ public struct PretrainedEncoder {
     /// `simclr.config`. Metadata that is there but does not decode is an error naming the key.
     static func read(_ path: String) throws -> (file: SafeTensors, saved: ModelSpec?) {
         let file = try WeightsFile.open(path)
+        var saved: ModelSpec?
+        var source = "\(path), metadata simclr.model"
         if let json = file.metadata["simclr.model"] {
-            return (file, try JSONValue.decode(ModelSpec.self, from: json, source: "\(path), metadata simclr.model"))
+            saved = try JSONValue.decode(ModelSpec.self, from: json, source: source)
+        } else if let json = file.metadata["simclr.config"] {
+            source = "\(path), metadata simclr.config"
+            saved = try JSONValue.decode(StoredModel.self, from: json, source: source).model
         }
-        if let json = file.metadata["simclr.config"] {
-            let config = try JSONValue.decode(StoredModel.self, from: json, source: "\(path), metadata simclr.config")
-            return (file, config.model)
-        }
-        return (file, nil)
+        try saved?.checkBuildable(source: source)
+        return (file, saved)
     }
 
     /// The one field of a saved run config this type reads.
@@ -52,6 +54,7 @@ public struct PretrainedEncoder {
     /// `register` adds further parameters (a classifier head) between the two.
     public mutating func build(into store: ParameterStore, seed: UInt64,
                                register: (ResNet) -> Void = { _ in }) throws -> ResNet {
+        try spec.checkBuildable(source: "the encoder")
         let encoder = ResNet(spec.resNetConfig, store: store, kernels: .default)
         register(encoder)
         store.finalize(seed: seed)

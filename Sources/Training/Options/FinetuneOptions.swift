@@ -52,6 +52,8 @@ public struct FinetuneOptions: ParsableArguments {
     public var out: String
     @Flag(help: "Continue the run in --out from its last checkpoint.")
     public var resume = false
+    @Flag(help: "Print the resolved settings and the estimated memory of a step, and stop.")
+    public var dryRun = false
 
     public init() {}
 

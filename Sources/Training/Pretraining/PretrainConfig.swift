@@ -67,6 +67,22 @@ public struct PretrainConfig: Codable, Equatable {
         guard model.imageSize >= 8 else { throw TrainingError.invalidOption("--image-size must be at least 8") }
     }
 
+    /// The peak memory of one rank's step on `ranks` ranks: the views back-propagated at once (a
+    /// gradient-cache chunk's, or the whole local batch's).
+    public func memoryEstimate(ranks: Int) -> MemoryEstimate {
+        .trainingStep(model, images: 2 * (microBatch ?? batchSize / max(ranks, 1)))
+    }
+
+    /// Throws, saying what would fit, when a step cannot fit in this machine's memory.
+    func checkMemory(ranks: Int, available: Double? = MemoryEstimate.availableBytes()) throws {
+        let chunk = microBatch ?? batchSize / max(ranks, 1)
+        try MemoryEstimate.check("a pretraining step of \(2 * chunk) views at \(model.imageSize) px", images: 2 * chunk,
+                                 available: available,
+                                 suggestion: "lower --batch-size, or compute it in chunks with --micro-batch") {
+            .trainingStep(model, images: $0)
+        }
+    }
+
     /// The names of settings that differ from `other` and would change the run's trajectory.
     func trajectoryDifferences(from other: PretrainConfig) -> [String] {
         JSONValue.differingFields(self, other, ignoring: Self.resumable)

@@ -49,6 +49,8 @@ public final class Pretrainer {
     private func train() throws -> PretrainSummary {
         let comm = context.comm, log = context.log, folder = context.folder
         try config.validate(ranks: comm.size)
+        try config.checkMemory(ranks: comm.size)
+        log("memory: about \(config.memoryEstimate(ranks: comm.size).description) per rank at the step's peak (estimated)")
         let skipLog = SkipLog(printLimit: 5, printer: log)
         let dataset = try openDataset(path: config.data, format: config.format, split: .train, skipLog: skipLog)
         // The monitor's data is opened before any work, so a bad --knn-data never costs a run.
