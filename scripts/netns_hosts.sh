@@ -11,6 +11,9 @@
 #   scripts/netns_hosts.sh cut N | heal N      unplug / replug host N's cable (a lost network, for failure tests)
 #   scripts/netns_hosts.sh limit N RATE        what host N sends goes at most at RATE (tc's units: 1gbit,
 #                                              100mbit), like a lab network; `limit N none` lifts it
+#   scripts/netns_hosts.sh block N FIRST-LAST  TCP to and from host N's ports FIRST..LAST stalls, as
+#                                              behind a firewall that drops them; `unblock N` lifts it
+#                                              (block and limit replace each other)
 #   scripts/netns_hosts.sh status        show the namespaces and addresses
 #
 # Running any command across the two hosts, e.g. a pretraining run with one rank per host:
@@ -191,6 +194,26 @@ limit() {
     fi
 }
 
+# Host N's packets from or to TCP ports FIRST..LAST go through a class that sends one byte a second:
+# a connection there never completes, which is what a dropping firewall does to Open MPI. (The
+# kernels these tests run on may lack tc's drop action; a starved class needs none.)
+block() {
+    local ns first last port
+    ns=$(host_ns "$(host_index "$1")")
+    [[ "$2" =~ ^([0-9]+)-([0-9]+)$ ]] || die "block N FIRST-LAST (ports), not '$2'"
+    first=${BASH_REMATCH[1]} last=${BASH_REMATCH[2]}
+    [ "$first" -le "$last" ] && [ $((last - first)) -lt 1024 ] || die "block: at most 1024 ports, FIRST <= LAST"
+    ip netns exec "$ns" tc qdisc replace dev eth0 root handle 1: htb default 1
+    ip netns exec "$ns" tc class add dev eth0 parent 1: classid 1:1 htb rate 10gbit quantum 1514
+    ip netns exec "$ns" tc class add dev eth0 parent 1: classid 1:2 htb rate 8bit ceil 8bit burst 1b cburst 1b quantum 1514
+    for ((port = first; port <= last; port++)); do
+        for end in sport dport; do
+            ip netns exec "$ns" tc filter add dev eth0 parent 1: protocol ip u32 \
+                match ip protocol 6 0xff match ip "$end" "$port" 0xffff flowid 1:2
+        done
+    done
+}
+
 status() {
     local i
     for ((i = 0; i < count; i++)); do
@@ -211,6 +234,8 @@ mpirun) shift; run_mpirun "$@" ;;
 cut) [ $# -eq 2 ] || die "cut N"; set_link "$2" down ;;
 heal) [ $# -eq 2 ] || die "heal N"; set_link "$2" up ;;
 limit) [ $# -eq 3 ] || die "limit N RATE"; limit "$2" "$3" ;;
+block) [ $# -eq 3 ] || die "block N FIRST-LAST"; block "$2" "$3" ;;
+unblock) [ $# -eq 2 ] || die "unblock N"; limit "$2" none ;;
 status) status ;;
 *) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

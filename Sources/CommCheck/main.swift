@@ -13,7 +13,8 @@
 //                      peers' watchdogs must end the job)
 //   --exit-rank K      rank K exits with code 3 after the first checks (mpirun must end the job)
 //   --corrupt-rank K   rank K alters one all-reduced value before checking it (the checks must fail)
-//   --time             also print the time of an in-place all-reduce of 44 MB (11M floats)
+//   --time             also print the time of an in-place all-reduce of 44 MB (11M floats), the
+//                      link's bandwidth, and of one float, its latency
 import Distributed
 import Foundation
 
@@ -286,6 +287,10 @@ if options.time {
     if comm.rank == 0 {
         print(String(format: "commcheck allreduce %.1f MB over %d ranks: median %.1f ms, min %.1f ms (5 runs)",
                      Double(floats * 4) / 1e6, comm.size, median * 1e3, fastest * 1e3))
+    }
+    let (oneFloat, _) = check.timeAllReduce(count: 1, repeats: 50)
+    if comm.rank == 0 {
+        print(String(format: "commcheck allreduce 1 float over %d ranks: median %.1f us (50 runs)", comm.size, oneFloat * 1e6))
     }
 }
 
