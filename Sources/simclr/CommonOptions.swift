@@ -27,6 +27,9 @@ func runJob(_ body: (Communicator) throws -> Void) throws {
     } catch {
         let line = "simclr: \(error)"
         if comm.size > 1 {
+            // Most errors reach every rank together (options, files, run folder: rank 0 decides);
+            // rank 0's line and its abort then end the job before another rank repeats the line.
+            if comm.rank != 0 { usleep(1_500_000) }
             comm.abort(code: 1, message: comm.rank == 0 ? line : "simclr: rank \(comm.rank): \(error)")
         }
         writeError(line + "\n")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Tensors
 import Training
 
@@ -13,6 +14,18 @@ struct SimCLR: ParsableCommand {
 enum Entry {
     static func main() {
         BLASKernel.restartWithBetterKernelsIfNeeded()
-        SimCLR.main(joiningNegativeValues(Array(CommandLine.arguments.dropFirst())))
+        let arguments = joiningNegativeValues(Array(CommandLine.arguments.dropFirst()))
+        // Under mpirun every rank parses the same command line: rank 0 alone reports a bad one.
+        if let rank = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_RANK"], rank != "0" {
+            do {
+                var command = try SimCLR.parseAsRoot(arguments)
+                try command.run()
+            } catch {
+                if error is ExitCode { SimCLR.exit(withError: error) }
+                exit(SimCLR.exitCode(for: error).rawValue)
+            }
+            return
+        }
+        SimCLR.main(arguments)
     }
 }

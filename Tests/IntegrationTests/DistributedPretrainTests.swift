@@ -143,6 +143,19 @@ final class DistributedPretrainTests: XCTestCase {
         XCTAssertTrue(job.output.contains("made no progress"), job.output)
     }
 
+    /// An error every rank meets (a bad option, a batch that does not divide) is printed once, by
+    /// rank 0, with `mpirun --quiet` as `launch` runs it: no line per rank, no abort banner.
+    func testAnErrorOfEveryRankIsPrintedOnce() throws {
+        for (extra, expected) in [(["--batch-size", "15"], "does not divide among 2 ranks"),
+                                  (["--lr", "-1"], "--lr must be a positive number")] {
+            let command = ["mpirun", "--quiet"] + Array(try mpirun(2, arguments(out: "once", steps: 1)).dropFirst()) + extra
+            let result = try run(command, mpi: true)
+            XCTAssertNotEqual(result.status, 0)
+            XCTAssertEqual(result.output.components(separatedBy: expected).count - 1, 1, result.output)
+            XCTAssertFalse(result.output.contains("MPI_ABORT"), result.output)
+        }
+    }
+
     func testARunAcrossTwoHostsMatchesOneProcess() throws {
         let hosts = try NetworkNamespaceHosts.up()
         defer { hosts.down() }
