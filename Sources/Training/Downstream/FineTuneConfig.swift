@@ -50,6 +50,9 @@ public struct FineTuneConfig: Codable, Equatable {
     public var augmentation: SimCLRAugmentation?
     /// Linear mode without augmentation: features are computed once and the head trains on them.
     public var cacheFeatures: Bool
+    /// Images per forward and backward pass of a training step on images (gradients accumulated
+    /// over the chunks); nil: each rank's whole share of the batch at once.
+    public var microBatch: Int?
     public var seed: UInt64
     public var out: String
 
@@ -59,7 +62,7 @@ public struct FineTuneConfig: Codable, Equatable {
                 optimizer: FineTuneOptimizer = .adam, lr: Float? = nil, weightDecay: Float? = nil, batchSize: Int = 64,
                 epochs: Int = 10, scheduler: SchedulerChoice = .plateau, patience: Int = 3, factor: Double = 0.1,
                 valFraction: Double = 0.1, testFraction: Double = 0.2, labelFraction: Double = 1,
-                augment: FineTuneAugment? = nil, seed: UInt64 = 0, out: String) {
+                augment: FineTuneAugment? = nil, microBatch: Int? = nil, seed: UInt64 = 0, out: String) {
         self.data = data; self.testData = testData; self.format = format
         self.datasetOptions = datasetOptions
         self.datasetOptions.channels = model.inputChannels
@@ -77,6 +80,7 @@ public struct FineTuneConfig: Codable, Equatable {
         augmentation = augment == .light
             ? RunDefaults.lightAugmentation(size: model.imageSize, normalization: model.normalization) : nil
         cacheFeatures = mode == .linear && augment == .evaluationView
+        self.microBatch = microBatch
         self.seed = seed; self.out = out
     }
 
@@ -109,15 +113,15 @@ public struct FineTuneConfig: Codable, Equatable {
     /// The peak memory of one rank's step on `ranks` ranks: a back-propagated batch in full mode, a
     /// forward pass through the frozen encoder in linear mode.
     public func memoryEstimate(ranks: Int) -> MemoryEstimate {
-        let local = batchSize / max(ranks, 1)
+        let local = min(batchSize / max(ranks, 1), microBatch ?? Int.max)
         return mode == .full ? .trainingStep(model, images: local) : .inference(model, images: local)
     }
 
     /// Throws, saying what would fit, when a step cannot fit in this machine's memory.
     func checkMemory(ranks: Int, images available: Int, memory: Double? = MemoryEstimate.availableBytes()) throws {
-        let local = min(batchSize / max(ranks, 1), max(available, 1))
+        let local = min(batchSize / max(ranks, 1), max(available, 1), microBatch ?? Int.max)
         try MemoryEstimate.check("a fine-tuning step of \(local) images at \(model.imageSize) px", images: local,
-                                 available: memory, suggestion: "lower --batch-size") {
+                                 available: memory, suggestion: "lower --batch-size, or --micro-batch") {
             mode == .full ? .trainingStep(model, images: $0) : .inference(model, images: $0)
         }
     }

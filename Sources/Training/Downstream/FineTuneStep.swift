@@ -28,10 +28,18 @@ final class FineTuneStep {
     private var dLogits = Workspace()
     private let reduction: BucketedAllReduce
 
-    /// - Parameter bucketFloats: gradient floats per all-reduce started during the encoder's
-    ///   backward pass; nil for one all-reduce after it.
-    init(classifier: Classifier, comm: Communicator, trainEncoder: Bool,
+    /// Images per forward and backward pass; nil: the whole local batch at once.
+    let microBatch: Int?
+
+    /// - Parameters:
+    ///   - microBatch: images per chunk: the chunks' gradients add up to the batch's, so a large
+    ///     batch fits in memory. Each chunk's BatchNorm normalises with that chunk's statistics and
+    ///     updates the running statistics once per chunk, as accumulating gradients in PyTorch does.
+    ///   - bucketFloats: gradient floats per all-reduce started during the encoder's backward pass
+    ///     (of the last chunk); nil for one all-reduce after it.
+    init(classifier: Classifier, comm: Communicator, trainEncoder: Bool, microBatch: Int? = nil,
          bucketFloats: Int? = BucketedAllReduce.defaultBucketFloats) {
+        self.microBatch = microBatch
         precondition(!trainEncoder || classifier.isJoint, "FineTuneStep: a trained encoder shares the head's store")
         self.classifier = classifier
         self.comm = comm
@@ -44,24 +52,49 @@ final class FineTuneStep {
         if trainEncoder && comm.size > 1 { reduction.synchroniseStatistics(of: classifier.encoder.batchNorms) }
     }
 
+    /// `b` images in as few chunks of at most `m` as can hold them, of sizes differing by at most
+    /// one (7 by 3: 3, 2, 2), so that no chunk is left with a single image for BatchNorm.
+    static func chunks(of b: Int, atMost m: Int) -> [Range<Int>] {
+        let count = (b + max(m, 1) - 1) / max(m, 1)
+        guard count > 1 else { return [0 ..< b] }
+        var start = 0
+        return (0..<count).map { i in
+            let n = b / count + (i < b % count ? 1 : 0)
+            defer { start += n }
+            return start ..< start + n
+        }
+    }
+
     /// x: [b, H, W, C] and its b labels. Returns this rank's loss sum (mean loss · b) and correct count.
     func run(_ x: Tensor, labels: [Int]) -> (lossSum: Double, hits: Int) {
         let b = x.shape[0]
         precondition(labels.count == b, "FineTuneStep: \(b) images, \(labels.count) labels")
         store.zeroGrad()
-        let h = classifier.encoder.forward(x, mode: trainEncoder ? .training : .inference)    // [b, F]
-        let logits = classifier.head.forward(h, mode: .training)                              // [b, K]
-        let d = dLogits.get(logits.shape)
-        let mean = loss.lossAndGradient(logits: logits, labels: labels, dLogits: d)
-        let hits = CrossEntropyLoss.correctCount(logits: logits, labels: labels)
-        if comm.size > 1 {
-            let scale = 1 / Float(comm.size), dp = d.data
-            for i in 0..<d.count { dp[i] *= scale }
+        let imageFloats = x.count / max(b, 1)
+        var lossSum = 0.0, hits = 0
+        for range in Self.chunks(of: b, atMost: microBatch ?? b) {
+            let start = range.lowerBound, n = range.count
+            let xc = n == b ? x : Tensor(viewing: x.data + start * imageFloats, shape: [n] + Array(x.shape.dropFirst()))
+            let h = classifier.encoder.forward(xc, mode: trainEncoder ? .training : .inference)    // [n, F]
+            let logits = classifier.head.forward(h, mode: .training)                               // [n, K]
+            let d = dLogits.get(logits.shape)
+            let chunkLabels = Array(labels[start ..< start + n])
+            let mean = loss.lossAndGradient(logits: logits, labels: chunkLabels, dLogits: d)
+            hits += CrossEntropyLoss.correctCount(logits: logits, labels: chunkLabels)
+            lossSum += Double(mean) * Double(n)
+            // The chunk mean's gradient times n/b is its share of the batch mean's, and 1/P of that
+            // the global mean's.
+            let scale = Float(n) / Float(b) / Float(comm.size)
+            if scale != 1 {
+                let dp = d.data
+                for i in 0..<d.count { dp[i] *= scale }
+            }
+            // Only the last chunk's gradients are final, so only its backward pass starts reductions.
+            if start + n == b { reduction.begin() }
+            let dh = classifier.head.backward(d)
+            if trainEncoder { _ = classifier.encoder.backward(dh) }
         }
-        reduction.begin()
-        let dh = classifier.head.backward(d)
-        if trainEncoder { _ = classifier.encoder.backward(dh) }
         reduction.finish()
-        return (Double(mean) * Double(b), hits)
+        return (lossSum, hits)
     }
 }

@@ -19,6 +19,7 @@ struct ImageTraining: FineTuneTraining {
         }
         guard let optimizer = run.optimizer else { preconditionFailure("ImageTraining: no optimiser") }
         let step = FineTuneStep(classifier: run.classifier, comm: comm, trainEncoder: config.mode == .full,
+                                microBatch: config.microBatch,
                                 bucketFloats: run.context.settings.bucketFloats)
         let schedule = try WarmupCosine(baseLR: config.lr, warmupSteps: 0, totalSteps: config.epochs * stepsPerEpoch)
         var lr = run.learningRate(schedule)

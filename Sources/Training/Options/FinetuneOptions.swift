@@ -34,6 +34,8 @@ public struct FinetuneOptions: ParsableArguments {
     public var batchSize = 64
     @Option(help: "Epochs.")
     public var epochs = 10
+    @Option(help: "Images per forward and backward pass on each rank, gradients accumulated over a step's chunks (BatchNorm normalises each chunk with its own statistics); default: the rank's whole share of the batch.")
+    public var microBatch: Int?
     @Option(help: "plateau (ReduceLROnPlateau on the validation loss), cosine or none.")
     public var scheduler: SchedulerChoice = .plateau
     @Option(help: "Epochs without improvement of the validation loss before the plateau scheduler lowers the rate.")
@@ -76,6 +78,7 @@ public struct FinetuneOptions: ParsableArguments {
             throw ValidationError("--weight-decay must be a number not below 0")
         }
         guard batchSize > 0, epochs > 0 else { throw ValidationError("--batch-size and --epochs must be positive") }
+        if let microBatch, microBatch <= 0 { throw ValidationError("--micro-batch must be positive") }
         guard patience >= 0 else { throw ValidationError("--patience must not be negative") }
         guard factor > 0, factor < 1 else { throw ValidationError("--factor must be in (0, 1)") }
         guard valFraction > 0, valFraction < 1 else {
@@ -92,6 +95,7 @@ public struct FinetuneOptions: ParsableArguments {
             weights: weights.map(absolutePath(_:)), model: model, modelSource: modelSource, head: head,
             headHidden: headHidden, optimizer: optimizer, lr: lr, weightDecay: weightDecay, batchSize: batchSize,
             epochs: epochs, scheduler: scheduler, patience: patience, factor: factor, valFraction: valFraction,
-            testFraction: testFraction, labelFraction: labelFraction, augment: augment, seed: seed, out: out)
+            testFraction: testFraction, labelFraction: labelFraction, augment: augment, microBatch: microBatch,
+            seed: seed, out: out)
     }
 }
