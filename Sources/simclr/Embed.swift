@@ -35,13 +35,17 @@ struct Embed: ParsableCommand {
     }
 
     func run() throws {
-        try runJob { _ in
+        try runJob { comm in
+            // Under mpirun the ranks share the forward passes; rank 0 alone prints and writes.
+            let log: (String) -> Void = comm.rank == 0 ? { writeError($0 + "\n") } : { _ in }
             Threads.configure(runtime.compute.resolvedThreads)
-            let encoder = try encoderOptions.open(seed: runtime.seed) { writeError($0 + "\n") }
+            let encoder = try encoderOptions.open(seed: runtime.seed, log: log)
             let dataset = try openDataset(path: dataOptions.data, format: dataOptions.format, split: split,
                                           options: encoder.datasetOptions)
-            writeError("embedding \(dataset.count) images of \(dataset.name)\n")
-            let (features, labels) = try encoder.features(of: dataset, batchSize: batchSize, workers: runtime.compute.workers)
+            log("embedding \(dataset.count) images of \(dataset.name)")
+            let (features, labels) = try encoder.features(of: dataset, batchSize: batchSize, workers: runtime.compute.workers,
+                                                          communicator: comm)
+            guard comm.rank == 0 else { return }
             let files = try EmbeddingExport.write(features: features, labels: labels, dataset: dataset,
                                                   to: URL(fileURLWithPath: out))
             print("\(files.npy.path): \(features.shape[0]) x \(features.shape[1]) float32")

@@ -36,18 +36,22 @@ struct KNN: ParsableCommand {
     }
 
     func run() throws {
-        try runJob { _ in
+        try runJob { comm in
+            // Under mpirun the ranks share the forward passes; rank 0 alone prints and writes.
+            let log: (String) -> Void = comm.rank == 0 ? { writeError($0 + "\n") } : { _ in }
             Threads.configure(runtime.compute.resolvedThreads)
-            let encoder = try encoderOptions.open(seed: runtime.seed) { writeError($0 + "\n") }
+            let encoder = try encoderOptions.open(seed: runtime.seed, log: log)
             let options = encoder.datasetOptions
             let memory = try openDataset(path: dataOptions.data, format: dataOptions.format, split: .train,
                                          options: options)
             let queries = try openDataset(path: dataOptions.data, format: dataOptions.format, split: .test,
                                           options: options)
-            writeError("k-NN (k \(k), temperature \(temperature)): \(memory.count) memory images of \(memory.name), "
-                       + "\(queries.count) queries of \(queries.name)\n")
+            log("k-NN (k \(k), temperature \(temperature)): \(memory.count) memory images of \(memory.name), "
+                + "\(queries.count) queries of \(queries.name)")
             let result = try KNNEvaluation.run(encoder: encoder, memory: memory, queries: queries, k: k,
-                                               temperature: temperature, batchSize: batchSize, workers: runtime.compute.workers)
+                                               temperature: temperature, batchSize: batchSize,
+                                               workers: runtime.compute.workers, communicator: comm)
+            guard comm.rank == 0 else { return }
             print(String(format: "top-1 %.4f", result.top1))
             print(String(format: "top-5 %.4f", result.top5))
             if let out {

@@ -49,4 +49,40 @@ final class EmbedCommandTests: XCTestCase {
         XCTAssertEqual(plot.components(separatedBy: "class=\"point\"").count - 1, 12)
         XCTAssertTrue(plot.contains("PC1 ("), plot.prefix(400).description)
     }
+
+    /// Under mpirun the ranks share the forward passes and rank 0 alone writes and prints: the
+    /// rows of two ranks are those of one process, and each line appears once.
+    func testTwoRanksShareTheWorkAndWriteOnce() throws {
+        let folder = try temporaryFolder(self)
+        let data = folder.appendingPathComponent("data")
+        try ColourIDX.write(to: data, trainPerClass: 4, testPerClass: 3)
+        let weights = folder.appendingPathComponent("encoder.safetensors")
+        try TestEncoders.write(to: weights)
+        let simclr = try BuiltProduct.path("simclr")
+        func embed(_ prefix: [String], _ name: String) throws -> (output: String, rows: [Float]) {
+            let npy = folder.appendingPathComponent("\(name).npy")
+            let run = try ChildProcess.run(prefix + [simclr, "embed", "--weights", weights.path, "--data", data.path,
+                                                     "--split", "test", "--out", npy.path, "--batch-size", "4", "--threads", "1"],
+                                           environment: BuiltProduct.mpiEnvironment(), timeout: 120)
+            XCTAssertEqual(run.status, 0, run.output)
+            return (run.output, try XCTUnwrap(try NpyFile.read(contentsOf: npy).floats))
+        }
+        let one = try embed([], "one")
+        let two = try embed(["mpirun", "--quiet", "-np", "2", "--oversubscribe", "--bind-to", "none",
+                             "--mca", "btl", "self,vader"], "two")
+        assertClose(two.rows, one.rows, rtol: 1e-5, atol: 1e-6)
+        XCTAssertEqual(two.output.components(separatedBy: "embedding 9 images").count - 1, 1, two.output)
+        XCTAssertEqual(two.output.components(separatedBy: "9 x 32 float32").count - 1, 1, two.output)
+
+        let knn = try ChildProcess.run(["mpirun", "--quiet", "-np", "2", "--oversubscribe", "--bind-to", "none",
+                                        "--mca", "btl", "self,vader", simclr, "knn", "--weights", weights.path,
+                                        "--data", data.path, "--k", "3", "--threads", "1"],
+                                       environment: BuiltProduct.mpiEnvironment(), timeout: 120)
+        let alone = try ChildProcess.run([simclr, "knn", "--weights", weights.path, "--data", data.path, "--k", "3",
+                                          "--threads", "1"], environment: BuiltProduct.plainEnvironment(), timeout: 120)
+        XCTAssertEqual(knn.status, 0, knn.output)
+        let top1 = { (text: String) in text.split(separator: "\n").filter { $0.hasPrefix("top-1") } }
+        XCTAssertEqual(top1(knn.output), top1(alone.output))
+        XCTAssertEqual(top1(knn.output).count, 1, knn.output)
+    }
 }

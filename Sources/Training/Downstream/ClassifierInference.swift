@@ -36,10 +36,16 @@ final class ClassifierInference {
 
     /// One pass over the dataset. `logits` needs the head; `features` are the encoder's output.
     func run(_ classifier: Classifier, logits wantLogits: Bool, features wantFeatures: Bool) throws -> ClassifierOutputs {
+        try run(encoder: classifier.encoder, head: wantLogits ? classifier.head : nil, features: wantFeatures)
+    }
+
+    /// One pass over the dataset: the head's logits when there is a head, the encoder's features
+    /// when asked for.
+    func run(encoder: ResNet, head: ClassifierHead?, features wantFeatures: Bool) throws -> ClassifierOutputs {
         let p = comm.size, n = count
         let chunk = (n + p - 1) / p
-        let k = wantLogits ? classifier.classNames.count : 0
-        let f = wantFeatures ? classifier.encoder.featureDimension : 0
+        let k = head?.classes ?? 0
+        let f = wantFeatures ? encoder.featureDimension : 0
         let width = k + f + 1
         // rows: [⌈N/P⌉, K + F + 1] — logits, features, label — padded past this rank's block.
         let rows = Tensor(zeros: [max(chunk, 1), width])
@@ -49,8 +55,8 @@ final class ClassifierInference {
             let m = batch.count
             let x = m == batch.images.shape[0] ? batch.images
                 : Tensor(viewing: batch.images.data, shape: [m] + Array(batch.images.shape.dropFirst()))
-            let h = classifier.encoder.forward(x, mode: .inference)   // [m, F]
-            let logits = k > 0 ? classifier.head.forward(h, mode: .inference) : nil   // [m, K]
+            let h = encoder.forward(x, mode: .inference)   // [m, F]
+            let logits = head?.forward(h, mode: .inference)   // [m, K]
             let labels = batch.labels
             for i in 0..<m {
                 let out = rows.data + (row + i) * width

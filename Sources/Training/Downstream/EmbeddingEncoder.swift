@@ -1,3 +1,4 @@
+import Distributed
 import Formats
 import Foundation
 import Images
@@ -60,10 +61,11 @@ public final class EmbeddingEncoder {
 
     /// Pooled features `[N, F]` of every image of `dataset` in its order, in evaluation mode, and
     /// the labels (-1 where unlabelled).
-    public func features(of dataset: ImageDataset, batchSize: Int = 64, workers: Int = 1) throws -> (features: Tensor, labels: [Int]) {
+    public func features(of dataset: ImageDataset, batchSize: Int = 64, workers: Int = 1,
+                         communicator: Communicator = SingleProcessCommunicator()) throws -> (features: Tensor, labels: [Int]) {
         try spec.checkInference(images: min(batchSize, max(dataset.count, 1)))
         return try FeatureExtractor.features(of: dataset, encoder: encoder, transform: transform, batchSize: batchSize,
-                                      workers: workers)
+                                      workers: workers, communicator: communicator)
     }
 
     /// A one-line description of the network, for logs.

@@ -1,3 +1,4 @@
+import Distributed
 import Formats
 import Foundation
 import Images
@@ -61,7 +62,8 @@ public struct KNNEvaluation {
 
     /// Features of both splits with `encoder`, then `evaluate`. The splits must name the same classes.
     public static func run(encoder: EmbeddingEncoder, memory: ImageDataset, queries: ImageDataset, k: Int = 20,
-                           temperature: Float = 0.07, batchSize: Int = 64, workers: Int = 1) throws -> KNNEvaluation {
+                           temperature: Float = 0.07, batchSize: Int = 64, workers: Int = 1,
+                           communicator: Communicator = SingleProcessCommunicator()) throws -> KNNEvaluation {
         guard memory.classNames == queries.classNames else {
             throw TrainingError.invalidOption(
                 "the train and test splits name different classes (\(memory.classNames.count) and \(queries.classNames.count))")
@@ -70,8 +72,8 @@ public struct KNNEvaluation {
         guard memory.count >= k else {
             throw TrainingError.invalidOption("--k \(k) exceeds the \(memory.count) images of the train split")
         }
-        let bank = try encoder.features(of: memory, batchSize: batchSize, workers: workers)
-        let q = try encoder.features(of: queries, batchSize: batchSize, workers: workers)
+        let bank = try encoder.features(of: memory, batchSize: batchSize, workers: workers, communicator: communicator)
+        let q = try encoder.features(of: queries, batchSize: batchSize, workers: workers, communicator: communicator)
         return try evaluate(memory: bank, queries: q, classNames: memory.classNames, k: k, temperature: temperature)
     }
 
