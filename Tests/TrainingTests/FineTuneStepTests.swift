@@ -59,4 +59,18 @@ final class FineTuneStepTests: XCTestCase {
         let (whole, _) = step(try classifier(separateHead: false), trainEncoder: true, x: x, labels: labels, microBatch: nil)
         XCTAssertGreaterThan(zip(whole, expected).map { abs($0 - $1) }.max() ?? 0, 1e-3 * scale)
     }
+
+    /// A step of one image with a 1x1 last stage cannot train BatchNorm: refused with a line, not a
+    /// crash in the middle of an epoch.
+    func testASingleImageStepAtA1x1LastStageIsRefused() {
+        var small = spec
+        small.stem = .imagenet
+        small.imageSize = 32
+        XCTAssertThrowsError(try ImageTraining.checkBatchNormValues(model: small, smallestBatch: 1, microBatch: nil)) {
+            XCTAssertTrue("\($0)".contains("one value per channel"), "\($0)")
+        }
+        XCTAssertThrowsError(try ImageTraining.checkBatchNormValues(model: small, smallestBatch: 16, microBatch: 1))
+        XCTAssertNoThrow(try ImageTraining.checkBatchNormValues(model: small, smallestBatch: 16, microBatch: 3))
+        XCTAssertNoThrow(try ImageTraining.checkBatchNormValues(model: spec, smallestBatch: 1, microBatch: nil))   // 2x2
+    }
 }

@@ -18,6 +18,11 @@ struct ImageTraining: FineTuneTraining {
             throw TrainingError.invalidOption("\(run.splits.train.count) training images do not divide among \(comm.size) ranks")
         }
         guard let optimizer = run.optimizer else { preconditionFailure("ImageTraining: no optimiser") }
+        if config.mode == .full {
+            let perRank = (run.splits.train.count - run.splits.train.count % comm.size) / comm.size
+            let last = perRank % run.localBatch == 0 ? run.localBatch : perRank % run.localBatch
+            try Self.checkBatchNormValues(model: config.model, smallestBatch: last, microBatch: config.microBatch)
+        }
         let step = FineTuneStep(classifier: run.classifier, comm: comm, trainEncoder: config.mode == .full,
                                 microBatch: config.microBatch,
                                 bucketFloats: run.context.settings.bucketFloats)
@@ -54,5 +59,19 @@ struct ImageTraining: FineTuneTraining {
         try run.loadBest()
         let outputs = try run.inference(run.splits.test, logits: true, features: true)
         return (run.result(outputs), outputs)
+    }
+
+    /// Training BatchNorm needs two values per channel; at the last stage a 1x1 map gives one per
+    /// image, so a batch (or chunk) of a single image cannot train: refused before the first step.
+    static func checkBatchNormValues(model: ModelSpec, smallestBatch: Int, microBatch: Int?) throws {
+        let stride = model.stem == .imagenet ? 32 : 8
+        let side = (model.imageSize + stride - 1) / stride
+        let smallest = FineTuneStep.chunks(of: smallestBatch, atMost: microBatch ?? smallestBatch).map(\.count).min() ?? 0
+        guard side > 1 || smallest > 1 else {
+            throw TrainingError.invalidOption(
+                "a training step of 1 image leaves BatchNorm one value per channel at the last stage (1x1 at "
+                + "\(model.imageSize) px): choose a --batch-size (or --micro-batch) that leaves no batch or chunk "
+                + "of a single image, or a larger --image-size")
+        }
     }
 }
