@@ -32,7 +32,12 @@ struct Sweep: ParsableCommand {
     var finetuneOptions: [String] = []
 
     func run() throws {
-        try runJob { _ in
+        try runJob { comm in
+            // Each cell is a process of its own; ranks started by mpirun would all run every cell.
+            guard comm.size == 1 else {
+                throw TrainingError.invalidOption(
+                    "sweep runs its cells as processes of their own: start it on one rank (./launch --local sweep ...)")
+            }
             let grid = try SweepGrid(grid: self.grid, models: models)
             let given = finetuneCommand ?? ProcessInfo.processInfo.environment["SIMCLR_SWEEP_FINETUNE"]
             let command = given.map { $0.split(separator: " ").map(String.init) }.flatMap { $0.isEmpty ? nil : $0 }
