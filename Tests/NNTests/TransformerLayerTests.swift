@@ -1,0 +1,95 @@
+import Foundation
+@testable import NN
+import Tensors
+import TestSupport
+import XCTest
+
+/// sin(a·i + b), the closed form scripts/nn_transformer_reference.py fills everything with.
+private func wave(_ i: Int, _ a: Double, _ b: Double) -> Double { sin(a * Double(i) + b) }
+
+/// The script's closed form, rounded to float32.
+private func closedForm(_ shape: [Int], _ a: Double, _ b: Double, scale: Float = 1, shift: Float = 0) -> Tensor {
+    let count = shape.reduce(1, *)
+    return Tensor(shape: shape, values: (0..<count).map { Float(Double(scale) * wave($0, a, b) + Double(shift)) })
+}
+
+final class TransformerLayerTests: XCTestCase {
+    /// Sets the parameters as the script does, runs forward and backward on its input and loss
+    /// weights, and compares the output and every gradient element by element.
+    private func checkAgainstTorch(_ reference: TorchLayerReference, _ layer: Layer, _ store: ParameterStore,
+                                   prefix: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(store.parameters.map(\.name), reference.parameterGradients.map { qualified(prefix, $0.0) },
+                       "torch's names", file: file, line: line)
+        for (k, p) in store.parameters.enumerated() {
+            let fanIn = p.count / p.shape[0]
+            for i in 0..<p.count {
+                let s = wave(i, 0.7, 1.3 * Double(k) + 0.5)
+                switch p.role {
+                case .weight: p.value[i] = Float((3.0 / Double(fanIn)).squareRoot() * s)
+                case .normWeight: p.value[i] = Float(1 + s / 4)
+                case .bias, .normBias: p.value[i] = Float(s / 4)
+                }
+            }
+        }
+        let x = closedForm(reference.inputShape, 0.37, 0.2, scale: reference.inputScale, shift: reference.inputShift)
+        let y = layer.forward(x, mode: .training)
+        assertClose(y.array, reference.output, rtol: 1e-5, atol: 2e-6, "output", file: file, line: line)
+        store.zeroGrad()
+        let dx = layer.backward(closedForm(y.shape, 0.91, 0.4))
+        assertClose(dx.array, reference.inputGradient, rtol: 1e-5, atol: 1e-5, "input gradient", file: file, line: line)
+        for (p, (name, expected)) in zip(store.parameters, reference.parameterGradients) {
+            assertClose(Array(UnsafeBufferPointer(start: p.grad, count: p.count)), expected, rtol: 1e-5, atol: 1e-5,
+                        name, file: file, line: line)
+        }
+    }
+
+    func testLayerNormGradients() {
+        // 20 features: one vector of 16 and a scalar tail.
+        for (shape, eps) in [([2, 3, 20], Float(1e-6)), ([4, 5], Float(1e-5))] {
+            let (norm, store) = build { LayerNorm($0, name: "ln", features: shape.last!, eps: eps) }
+            randomizeParameters(store, seed: 5)
+            checkGradients(store: store, input: randomTensor(shape, seed: 4),
+                           forward: { norm.forward($0, mode: .training) }, backward: { norm.backward($0) },
+                           "layer norm \(shape)")
+        }
+    }
+
+    func testLayerNormMatchesPyTorch() {
+        let (vit, vitStore) = build { LayerNorm($0, name: "encoder.ln", features: 20, eps: 1e-6) }
+        checkAgainstTorch(torchReferenceLayerNorm, vit, vitStore, prefix: "encoder.ln")
+        let (swin, swinStore) = build { LayerNorm($0, name: "norm", features: 6, eps: 1e-5) }
+        checkAgainstTorch(torchReferenceLayerNormSwin, swin, swinStore, prefix: "norm")
+    }
+
+    func testLayerNormNormalisesEachRowAndAddsGradients() {
+        let (norm, store) = build { LayerNorm($0, name: "ln", features: 4) }
+        // Rows of very different offsets and scales give the same normalised row.
+        let x = Tensor(shape: [2, 4], values: [1, 2, 3, 4, 1000, 1010, 1020, 1030])
+        let y = norm.forward(x, mode: .evaluation).array
+        assertClose(Array(y[0..<4]), Array(y[4..<8]), rtol: 1e-4, atol: 1e-4, "rows")
+        assertClose(Array(y[0..<4]), [-1.3416408, -0.4472136, 0.4472136, 1.3416408], rtol: 1e-4, atol: 1e-5, "values")
+        // A second backward adds into the parameter gradients rather than replacing them.
+        store.zeroGrad()
+        let dy = Tensor(shape: [2, 4], values: [1, 0, 0, 2, 0, 1, 1, 0])
+        _ = norm.backward(dy)
+        let once = Array(UnsafeBufferPointer(start: norm.weight.grad, count: 4))
+        _ = norm.backward(dy)
+        assertClose(Array(UnsafeBufferPointer(start: norm.weight.grad, count: 4)), once.map { 2 * $0 }, "accumulated")
+    }
+
+    func testGELUGradients() {
+        let gelu = GELU()
+        let store = ParameterStore()
+        store.finalize(seed: 0)
+        checkGradients(store: store, input: randomTensor([3, 2, 5], seed: 6, scale: 2),
+                       forward: { gelu.forward($0, mode: .training) }, backward: { gelu.backward($0) }, "gelu")
+    }
+
+    func testGELUMatchesPyTorch() {
+        let (gelu, store) = build { _ in GELU() }
+        checkAgainstTorch(torchReferenceGELU, gelu, store, prefix: "")
+        // Φ(1) = 0.8413447: the erf form, which the tanh approximation (0.8411920) misses by 1.5e-4.
+        assertClose(gelu.forward(Tensor(shape: [3], values: [1, 0, -1]), mode: .evaluation).array,
+                    [0.8413447, 0, -0.1586553], rtol: 1e-6, atol: 1e-7)
+    }
+}
