@@ -41,6 +41,9 @@ final class TransformerLayerTests: XCTestCase {
             assertClose(Array(UnsafeBufferPointer(start: p.grad, count: p.count)), expected, rtol: 1e-5, atol: 1e-5,
                         name, file: file, line: line)
         }
+        // Inference keeps nothing and takes its buffers from the pool, but computes the same.
+        assertClose(layer.forward(x, mode: .inference).array, reference.output, rtol: 1e-5, atol: 2e-6,
+                    "inference output", file: file, line: line)
     }
 
     func testLayerNormGradients() {
@@ -91,5 +94,46 @@ final class TransformerLayerTests: XCTestCase {
         // Φ(1) = 0.8413447: the erf form, which the tanh approximation (0.8411920) misses by 1.5e-4.
         assertClose(gelu.forward(Tensor(shape: [3], values: [1, 0, -1]), mode: .evaluation).array,
                     [0.8413447, 0, -0.1586553], rtol: 1e-6, atol: 1e-7)
+    }
+
+    func testAttentionGradients() {
+        for (heads, shape) in [(2, [2, 3, 6]), (3, [1, 4, 9])] {
+            let (attention, store) = build {
+                MultiHeadSelfAttention($0, name: "attn", embedDim: shape[2], heads: heads)
+            }
+            randomizeParameters(store, seed: 8)
+            checkGradients(store: store, input: randomTensor(shape, seed: 9),
+                           forward: { attention.forward($0, mode: .training) }, backward: { attention.backward($0) },
+                           "attention \(heads) heads on \(shape)")
+        }
+    }
+
+    func testAttentionMatchesPyTorch() {
+        let prefix = "encoder.layers.encoder_layer_0.self_attention"
+        let (attention, store) = build { MultiHeadSelfAttention($0, name: prefix, embedDim: 12, heads: 3) }
+        XCTAssertEqual(store.parameters.map(\.exportShape), [[36, 12], [36], [12, 12], [12]])
+        checkAgainstTorch(torchReferenceAttention, attention, store, prefix: prefix)
+    }
+
+    func testAttentionSoftmaxIsSafeForLargeScores() {
+        let (attention, store) = build { MultiHeadSelfAttention($0, name: "attn", embedDim: 4, heads: 1) }
+        randomizeParameters(store, seed: 3)
+        // Scores in the thousands: exp without the maximum subtracted overflows to inf and gives NaN.
+        let y = attention.forward(randomTensor([1, 3, 4], seed: 2, scale: 300), mode: .training)
+        XCTAssertTrue(y.array.allSatisfy(\.isFinite), "\(y.array)")
+        XCTAssertTrue(attention.backward(randomTensor([1, 3, 4], seed: 1)).array.allSatisfy(\.isFinite))
+    }
+
+    func testAttentionInitialisationFollowsTorch() {
+        let d = 48
+        let (attention, _) = build { MultiHeadSelfAttention($0, name: "attn", embedDim: d, heads: 4) }
+        func values(_ p: Parameter) -> [Float] { Array(UnsafeBufferPointer(start: p.value, count: p.count)) }
+        let xavier = (6 / Float(4 * d)).squareRoot(), linear = 1 / Float(d).squareRoot()
+        let inWeights = values(attention.inProjWeight), outWeights = values(attention.outProjWeight)
+        XCTAssertTrue(inWeights.allSatisfy { abs($0) <= xavier })
+        XCTAssertGreaterThan(inWeights.map(abs).max()!, 0.95 * xavier)
+        XCTAssertTrue(outWeights.allSatisfy { abs($0) <= linear })
+        XCTAssertGreaterThan(outWeights.map(abs).max()!, 0.95 * linear)
+        XCTAssertEqual(values(attention.inProjBias) + values(attention.outProjBias), [Float](repeating: 0, count: 4 * d))
     }
 }
