@@ -136,4 +136,30 @@ final class TransformerLayerTests: XCTestCase {
         XCTAssertGreaterThan(outWeights.map(abs).max()!, 0.95 * linear)
         XCTAssertEqual(values(attention.inProjBias) + values(attention.outProjBias), [Float](repeating: 0, count: 4 * d))
     }
+
+    /// Heads (attention) and rows (LayerNorm) split across threads write disjoint parts of each
+    /// buffer, so two threads give the numbers one does.
+    func testAttentionAndLayerNormAgreeAcrossThreadCounts() {
+        let saved = Threads.count, savedWaiting = Threads.waiting
+        defer { Threads.configure(saved, waiting: savedWaiting) }
+        func run(threads: Int) -> [[Float]] {
+            Threads.configure(threads)
+            let (attention, store) = build { MultiHeadSelfAttention($0, name: "attn", embedDim: 12, heads: 3) }
+            let (norm, normStore) = build { LayerNorm($0, name: "ln", features: 20) }
+            randomizeParameters(store, seed: 4)
+            randomizeParameters(normStore, seed: 5)
+            // 4 images of 5 tokens: 12 (image, head) pairs; 2000 rows: several rows per chunk.
+            let y = attention.forward(randomTensor([4, 5, 12], seed: 6), mode: .training).array
+            let dx = attention.backward(randomTensor([4, 5, 12], seed: 7)).array
+            let z = norm.forward(randomTensor([2000, 20], seed: 8), mode: .training).array
+            let dz = norm.backward(randomTensor([2000, 20], seed: 9)).array
+            let grads = Array(UnsafeBufferPointer(start: store.grads, count: store.count))
+                + Array(UnsafeBufferPointer(start: normStore.grads, count: normStore.count))
+            return [y, dx, z, dz, grads]
+        }
+        let one = run(threads: 1), two = run(threads: 2)
+        for (label, (a, b)) in zip(["attention output", "attention dx", "norm output", "norm dx", "gradients"], zip(two, one)) {
+            assertClose(a, b, rtol: 1e-5, atol: 1e-6, label)
+        }
+    }
 }
