@@ -23,6 +23,7 @@ let package = Package(
                        providers: [.apt(["libopenmpi-dev", "openmpi-bin", "pkgconf"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
+        .target(name: "CPNG", linkerSettings: [.linkedLibrary("png")]),
         .target(name: "CSpawn"),
 
         .target(name: "Tensors", dependencies: ["CBLAS"], swiftSettings: optimized),
@@ -33,7 +34,7 @@ let package = Package(
         .target(name: "Probes", dependencies: ["Tensors", "Optim"], swiftSettings: optimized),
         .target(name: "Formats", dependencies: [], swiftSettings: optimized),
         .target(name: "Report", dependencies: ["Formats"], swiftSettings: optimized),
-        .target(name: "Images", dependencies: ["Tensors", "CJPEG", "CZlib"], swiftSettings: optimized),
+        .target(name: "Images", dependencies: ["Tensors", "CJPEG", "CPNG", "CZlib"], swiftSettings: optimized),
         .target(name: "Distributed", dependencies: ["CMPI"], swiftSettings: optimized),
         .target(name: "Training", dependencies: [
             "Tensors", "NN", "Optim", "Probes", "Images", "Distributed", "Formats", "Report",

@@ -33,24 +33,4 @@ enum FileBytes {
         if done < size { bytes.removeSubrange(done...) }
         return bytes
     }
-
-    /// Names a few common non-JPEG formats from their first bytes, so that a PNG named `.jpg` gets a
-    /// clear message; nil when the bytes could be a JPEG (they start with the SOI marker).
-    static func foreignFormat(_ bytes: UnsafeRawBufferPointer) -> String? {
-        func starts(_ prefix: [UInt8]) -> Bool {
-            bytes.count >= prefix.count && zip(bytes, prefix).allSatisfy { $0 == $1 }
-        }
-        if starts([0xFF, 0xD8]) { return nil }
-        if starts([0x89, 0x50, 0x4E, 0x47]) { return "PNG" }
-        if starts([0x47, 0x49, 0x46, 0x38]) { return "GIF" }
-        if starts([0x42, 0x4D]) { return "BMP" }
-        if starts([0x49, 0x49, 0x2A, 0x00]) || starts([0x4D, 0x4D, 0x00, 0x2A]) { return "TIFF" }
-        if starts([0x52, 0x49, 0x46, 0x46]) { return "RIFF/WebP" }
-        if starts([0x1F, 0x8B]) { return "gzip" }
-        let sample = bytes.prefix(64)
-        if !sample.isEmpty && sample.allSatisfy({ $0 == 9 || $0 == 10 || $0 == 13 || (32..<127).contains($0) }) {
-            return "text"
-        }
-        return "unknown format"
-    }
 }

@@ -5,12 +5,12 @@ public enum ImageError: Error, Equatable, CustomStringConvertible {
     case unreadable(source: String, reason: String)
     /// Zero bytes.
     case empty(source: String)
-    /// Another format (PNG, GIF, ...) or not an image at all.
-    case notJPEG(source: String, format: String)
-    /// libjpeg rejected the data.
-    case corrupt(source: String, reason: String)
+    /// Another format (GIF, BMP, ...) than the decoder reads, or not an image at all.
+    case wrongFormat(source: String, format: ImageFormat, expected: [ImageFormat])
+    /// The decoder (libjpeg or libpng) rejected the data.
+    case corrupt(source: String, format: ImageFormat, reason: String)
     /// The data ends before the image does.
-    case truncated(source: String)
+    case truncated(source: String, format: ImageFormat)
 
     public var description: String { "\(source): \(reason)" }
 
@@ -19,17 +19,23 @@ public enum ImageError: Error, Equatable, CustomStringConvertible {
         switch self {
         case let .unreadable(_, reason): return "cannot read: \(reason)"
         case .empty: return "empty file"
-        case let .notJPEG(_, format): return "not a JPEG (\(format))"
-        case let .corrupt(_, reason): return "corrupt JPEG: \(reason)"
-        case .truncated: return "truncated JPEG"
+        case let .wrongFormat(_, format, expected):
+            return "not a \(expected.map(\.rawValue).joined(separator: " or ")) (\(format.rawValue))"
+        case let .corrupt(_, format, reason): return "corrupt \(format.rawValue): \(reason)"
+        case let .truncated(_, format): return "truncated \(format.rawValue)"
         }
     }
 
     /// The source the error is about.
     public var source: String {
         switch self {
-        case let .unreadable(s, _), let .empty(s), let .notJPEG(s, _), let .corrupt(s, _), let .truncated(s):
+        case let .unreadable(s, _), let .empty(s), let .wrongFormat(s, _, _), let .corrupt(s, _, _), let .truncated(s, _):
             return s
         }
+    }
+
+    /// The text of a shim's fixed-size, NUL-terminated `char message[]` (imported as a tuple).
+    static func text<M>(ofCMessage message: inout M) -> String {
+        withUnsafeBytes(of: &message) { raw in String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self) }
     }
 }

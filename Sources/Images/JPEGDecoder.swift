@@ -5,14 +5,7 @@ import CJPEG
 /// `ImageError`; nothing here can bring the process down.
 public enum JPEGDecoder {
     /// The pixel format to decode to.
-    public enum Output: Sendable {
-        /// Grayscale files stay gray (1 channel); colour, CMYK and YCCK files become RGB.
-        case auto
-        /// Always RGB (gray is replicated).
-        case rgb
-        /// Always gray (colour via libjpeg's Y channel; CMYK via RGB and ITU-R 601 luma).
-        case gray
-    }
+    public typealias Output = ImageDecoder.Output
 
     /// What the header says about a file.
     public struct Header: Equatable, Sendable {
@@ -37,8 +30,7 @@ public enum JPEGDecoder {
     ///   - source: the name used in error messages.
     public static func decode(_ bytes: UnsafeRawBufferPointer, minimumWidth: Int = 0, minimumHeight: Int = 0,
                               output: Output = .auto, source: String = "<memory>") throws -> Image {
-        if bytes.isEmpty { throw ImageError.empty(source: source) }
-        if let format = FileBytes.foreignFormat(bytes) { throw ImageError.notJPEG(source: source, format: format) }
+        try ImageFormat.require([.jpeg], in: bytes, source: source)
         var result = cjpeg_image()
         let status = cjpeg_decode(bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), bytes.count,
                                   Int32(minimumWidth), Int32(minimumHeight), code(output), &result)
@@ -65,16 +57,18 @@ public enum JPEGDecoder {
     }
 
     /// Parses the header only (a cheap check that a file is a JPEG libjpeg accepts).
+    public static func header(_ bytes: UnsafeRawBufferPointer, source: String = "<memory>") throws -> Header {
+        try ImageFormat.require([.jpeg], in: bytes, source: source)
+        var info = cjpeg_image()
+        let status = cjpeg_read_header(bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), bytes.count, &info)
+        try check(status, message: &info.message, source: source)
+        return Header(width: Int(info.source_width), height: Int(info.source_height),
+                      components: Int(info.source_components), progressive: info.progressive != 0)
+    }
+
+    /// Parses the header of a JPEG held in an array.
     public static func header(_ bytes: [UInt8], source: String = "<memory>") throws -> Header {
-        try bytes.withUnsafeBytes { raw in
-            if raw.isEmpty { throw ImageError.empty(source: source) }
-            if let format = FileBytes.foreignFormat(raw) { throw ImageError.notJPEG(source: source, format: format) }
-            var info = cjpeg_image()
-            let status = cjpeg_read_header(raw.baseAddress!.assumingMemoryBound(to: UInt8.self), raw.count, &info)
-            try check(status, message: &info.message, source: source)
-            return Header(width: Int(info.source_width), height: Int(info.source_height),
-                          components: Int(info.source_components), progressive: info.progressive != 0)
-        }
+        try bytes.withUnsafeBytes { try header($0, source: source) }
     }
 
     /// Reads the file at `path` and parses its header.
@@ -105,13 +99,11 @@ public enum JPEGDecoder {
 
     private static func check<M>(_ status: Int32, message: inout M, source: String) throws {
         if status == Int32(CJPEG_OK) { return }
-        let text = withUnsafeBytes(of: &message) { raw in
-            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-        }
+        let text = ImageError.text(ofCMessage: &message)
         switch Int(status) {
         case Int(CJPEG_EMPTY): throw ImageError.empty(source: source)
-        case Int(CJPEG_TRUNCATED): throw ImageError.truncated(source: source)
-        default: throw ImageError.corrupt(source: source, reason: text)
+        case Int(CJPEG_TRUNCATED): throw ImageError.truncated(source: source, format: .jpeg)
+        default: throw ImageError.corrupt(source: source, format: .jpeg, reason: text)
         }
     }
 }

@@ -3,13 +3,15 @@ import Images
 import XCTest
 
 final class DatasetTests: XCTestCase {
-    /// cat: 2 good, garbage, a PNG named .jpg, empty, a text file; dog: 2 good (one nested), a truncated JPEG.
+    /// cat: 2 good, a good PNG named .jpg, garbage, a GIF named .jpg, empty, a text file; dog: 2 good
+    /// (one nested), a truncated JPEG.
     func makeMessyFolder() throws -> TestFolder {
         let folder = TestFolder()
         folder.write("cat/a.jpg", TestFolder.jpeg(1))
         folder.write("cat/b.jpg", TestFolder.jpeg(2))
         folder.write("cat/corrupt.jpg", (0..<300).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) })
         folder.write("cat/png.jpg", try FileBytes(JPEGDecoderTests.fixtureURL("jpeg/png_named.jpg")))
+        folder.write("cat/gif.jpg", try FileBytes(JPEGDecoderTests.fixtureURL("jpeg/gif_named.jpg")))
         folder.write("cat/empty.jpg", [])
         folder.write("cat/notes.txt", Array("not an image\n".utf8))
         folder.write("dog/c.jpg", TestFolder.jpeg(3))
@@ -27,19 +29,20 @@ final class DatasetTests: XCTestCase {
         let decoded = try ImageFolderDataset(root: folder.root, validation: .decode, skipLog: log)
         XCTAssertEqual(decoded.classNames, ["cat", "dog"])
         XCTAssertEqual(decoded.paths.map { String($0.dropFirst(folder.root.count)) },
-                       ["/cat/a.jpg", "/cat/b.jpg", "/dog/c.jpg", "/dog/nested/d.jpg"])
-        XCTAssertEqual(decoded.labels, [0, 0, 1, 1])
+                       ["/cat/a.jpg", "/cat/b.jpg", "/cat/png.jpg", "/dog/c.jpg", "/dog/nested/d.jpg"])
+        XCTAssertEqual(decoded.labels, [0, 0, 0, 1, 1])
         XCTAssertEqual(decoded.channels, 3)
         XCTAssertEqual(log.count, 5)
         XCTAssertEqual(lines.count, 3, "\(lines)")   // two warnings, then the count
         XCTAssertEqual(lines.last, "warning: 3 more skipped (5 in total)")
-        XCTAssertTrue(log.entries.contains { $0.source.hasSuffix("png.jpg") && $0.reason == "not a JPEG (PNG)" })
+        XCTAssertTrue(log.entries.contains { $0.source.hasSuffix("gif.jpg") && $0.reason == "not a JPEG or PNG (GIF)" })
         XCTAssertTrue(log.entries.contains { $0.source.hasSuffix("truncated.jpg") && $0.reason == "truncated JPEG" })
-        XCTAssertEqual(try decoded.image(at: 3).width, 12)
+        XCTAssertEqual(try decoded.image(at: 4).width, 12)
+        XCTAssertEqual(try decoded.image(at: 2).width, 37)
 
         // Header checks cannot see the truncation: that file is kept, and found by the loader.
         let headers = try ImageFolderDataset(root: folder.root, skipLog: SkipLog(printer: { _ in }))
-        XCTAssertEqual(headers.count, 5)
+        XCTAssertEqual(headers.count, 6)
         XCTAssertEqual(headers.skipLog.count, 4)
     }
 

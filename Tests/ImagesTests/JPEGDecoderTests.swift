@@ -77,9 +77,9 @@ final class JPEGDecoderTests: XCTestCase {
         var garbage = good
         for i in 2..<garbage.count { garbage[i] = UInt8(truncatingIfNeeded: i &* 7919) }
         expect(garbage, { if case .corrupt = $0 { return true }; return false }, "garbage after SOI")
-        expect(try FileBytes(Self.fixtureURL("jpeg/png_named.jpg")), { $0 == .notJPEG(source: "png", format: "PNG") }, "png")
-        expect(try FileBytes(Self.fixtureURL("jpeg/gif_named.jpg")), { $0 == .notJPEG(source: "gif", format: "GIF") }, "gif")
-        expect(Array("hello, world\n".utf8), { $0 == .notJPEG(source: "text", format: "text") }, "text")
+        expect(try FileBytes(Self.fixtureURL("jpeg/png_named.jpg")), { $0 == .wrongFormat(source: "png", format: .png, expected: [.jpeg]) }, "png")
+        expect(try FileBytes(Self.fixtureURL("jpeg/gif_named.jpg")), { $0 == .wrongFormat(source: "gif", format: .gif, expected: [.jpeg]) }, "gif")
+        expect(Array("hello, world\n".utf8), { $0 == .wrongFormat(source: "text", format: .text, expected: [.jpeg]) }, "text")
         XCTAssertThrowsError(try JPEGDecoder.decode(contentsOf: "/nonexistent/x.jpg")) { error in
             XCTAssertEqual(error as? ImageError, .unreadable(source: "/nonexistent/x.jpg", reason: "No such file or directory"))
         }

@@ -40,10 +40,11 @@ public enum DatasetFormat: String, Codable, Sendable, CaseIterable {
         if CIFARDataset.locate(path) != nil { return .cifar }
         let files = names.filter { !FileImageDataset.isDirectory(path + "/" + $0) }
         let folders = names.filter { FileImageDataset.isDirectory(path + "/" + $0) }
-        let imageExtensions: Set<String> = ["jpg", "jpeg", "jpe", "jfif"]
-        if files.contains(where: { imageExtensions.contains(($0 as NSString).pathExtension.lowercased()) }) { return .folder }
+        if files.contains(where: { ImageDecoder.fileExtensions.contains(($0 as NSString).pathExtension.lowercased()) }) {
+            return .folder
+        }
         if !folders.isEmpty { return .imageFolder }
         throw DatasetError.unknownFormat(
-            path: path, detail: "no JPEG files, class folders, IDX files, CIFAR batches or Pet annotations")
+            path: path, detail: "no JPEG or PNG files, class folders, IDX files, CIFAR batches or Pet annotations")
     }
 }

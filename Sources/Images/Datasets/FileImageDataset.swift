@@ -5,14 +5,14 @@ import Foundation
 public enum ImageValidation: String, Codable, Sendable {
     /// Only that the file exists (bad files are found, and replaced, at load time).
     case none
-    /// Read the file and parse its JPEG header: catches missing, empty, non-JPEG and most corrupt
-    /// files cheaply. The default.
+    /// Read the file and parse its JPEG or PNG header: catches missing, empty, non-image and most
+    /// corrupt files cheaply. The default.
     case header
     /// Decode every image (at 1/8 scale): also catches truncated and corrupt image data.
     case decode
 }
 
-/// A dataset of JPEG files on disk, each with a label (or -1). The files that fail validation are
+/// A dataset of JPEG and PNG files on disk (told apart by content, not name), each with a label (or -1). The files that fail validation are
 /// skipped when the dataset is opened, one warning each (see `SkipLog`). The base of the folder
 /// formats (ImageFolder, Oxford-IIIT Pet, unlabelled folders).
 public class FileImageDataset: ImageDataset {
@@ -43,10 +43,10 @@ public class FileImageDataset: ImageDataset {
                         do {
                             let path = candidates[i].path
                             if validation == .header {
-                                components[i] = try JPEGDecoder.header(contentsOf: path).components
+                                components[i] = try ImageDecoder.header(contentsOf: path).isGray ? 1 : 3
                             } else {
-                                components[i] = try JPEGDecoder.decode(contentsOf: path, minimumWidth: 1,
-                                                                       minimumHeight: 1).channels
+                                components[i] = try ImageDecoder.decode(contentsOf: path, minimumWidth: 1,
+                                                                        minimumHeight: 1).channels
                             }
                         } catch let error as ImageError {
                             failures[i] = error
@@ -80,8 +80,8 @@ public class FileImageDataset: ImageDataset {
     public func source(at index: Int) -> String { paths[index] }
 
     public func image(at index: Int, minimumSide: Int) throws -> Image {
-        try JPEGDecoder.decode(contentsOf: paths[index], minimumWidth: minimumSide, minimumHeight: minimumSide,
-                               output: channels == 1 ? .gray : .rgb)
+        try ImageDecoder.decode(contentsOf: paths[index], minimumWidth: minimumSide, minimumHeight: minimumSide,
+                                output: channels == 1 ? .gray : .rgb)
     }
 
     /// Regular, non-hidden files under `directory` (recursively), sorted by path.
