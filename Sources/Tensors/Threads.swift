@@ -1,8 +1,6 @@
 import CBLAS
 import Dispatch
-#if canImport(Glibc)
-import Glibc
-#endif
+import Foundation
 import Synchronization
 
 /// Who owns the cores of a rank: one pool of `Threads.count` threads runs both the matrix products
@@ -32,10 +30,23 @@ public enum Threads {
         // The pool exists exactly when count > 1 and waiting is .spin, so it follows these two.
         guard n != count || waiting != self.waiting else { return }
         pool?.stop()
-        pool = n > 1 && waiting == .spin ? ComputePool(workers: n - 1) : nil
+        pool = n > 1 && waiting == .spin ? ComputePool(workers: n - 1, cores: cores) : nil
         count = n
         self.waiting = waiting
     }
+
+    /// The cores this process may run on: those its CPU affinity allows (what `taskset` or mpirun's
+    /// binding left it), or every core of the machine where the kernel does not say.
+    public static let cores: Int = {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Cpus_allowed:") }),
+              let colon = line.firstIndex(of: ":") else { return ProcessInfo.processInfo.activeProcessorCount }
+        // A hexadecimal mask in comma-separated groups of 32 bits, one bit per core.
+        let allowed = line[line.index(after: colon)...].reduce(0) { sum, digit in
+            sum + (digit.hexDigitValue ?? 0).nonzeroBitCount
+        }
+        return allowed > 0 ? allowed : ProcessInfo.processInfo.activeProcessorCount
+    }()
 
     /// Whether a parallel call is running (its parts, and any thread calling meanwhile, run serially).
     private static let busy = Atomic<Bool>(false)
@@ -78,130 +89,6 @@ public func parallelFor(_ n: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) 
     }
     Threads.parallel(chunks) { c in
         body(n * c / chunks ..< n * (c + 1) / chunks)
-    }
-}
-
-/// Worker threads that wait for work by spinning for a while, then sleep.
-///
-/// A step makes thousands of parallel calls of a fraction of a millisecond each (every chunk's
-/// im2col and product, every BatchNorm pass), so the time a sleeping thread takes to wake up would
-/// be a large part of each; a worker that has just finished one keeps polling for the next. Every
-/// worker takes part in every call (it may find no part left to run) and reports when it is done,
-/// so the body is never touched after `run` returns.
-final class ComputePool: @unchecked Sendable {
-    private let workers: Int
-    /// Incremented by the caller to publish a call (its body and part count).
-    private let generation = Atomic<Int>(0)
-    /// The next part to claim, and the workers that have finished the current call.
-    private let nextPart = Atomic<Int>(0), finished = Atomic<Int>(0)
-    /// Workers that have gone to sleep.
-    private let sleeping = Atomic<Int>(0)
-    private let stopping = Atomic<Bool>(false)
-    private var body: ((Int) -> Void)?
-    private var parts = 0
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    /// How long an idle worker polls before it sleeps: longer than the gaps between the parallel
-    /// calls of a step, short enough not to hold a core while the loader or a serial phase needs it.
-    private static let spinNanoseconds: UInt64 = 1_000_000
-
-    init(workers: Int) {
-        self.workers = workers
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(wake, nil)
-        for _ in 0..<workers {
-            let unmanaged = Unmanaged.passRetained(self)
-            var thread = pthread_t()
-            let status = pthread_create(&thread, nil, { context in
-                let pool = Unmanaged<ComputePool>.fromOpaque(context!).takeRetainedValue()
-                pool.workerLoop()
-                return nil
-            }, unmanaged.toOpaque())
-            precondition(status == 0, "ComputePool: pthread_create failed (\(status))")
-            pthread_detach(thread)
-        }
-    }
-
-    deinit {
-        pthread_cond_destroy(wake)
-        pthread_mutex_destroy(mutex)
-        wake.deallocate()
-        mutex.deallocate()
-    }
-
-    /// Ends the workers after their current call; the pool must not be used again.
-    func stop() {
-        stopping.store(true, ordering: .sequentiallyConsistent)
-        generation.wrappingAdd(1, ordering: .sequentiallyConsistent)
-        wakeSleepers()
-    }
-
-    /// Wakes the workers sleeping in `waitForCall` (after a new generation is published).
-    private func wakeSleepers() {
-        pthread_mutex_lock(mutex)
-        pthread_cond_broadcast(wake)
-        pthread_mutex_unlock(mutex)
-    }
-
-    /// Runs the parts on the caller and the workers (one caller at a time: `Threads.parallel`).
-    func run(_ parts: Int, _ body: (Int) -> Void) {
-        withoutActuallyEscaping(body) { body in
-            self.body = body
-            self.parts = parts
-            nextPart.store(0, ordering: .relaxed)
-            finished.store(0, ordering: .relaxed)
-            generation.wrappingAdd(1, ordering: .sequentiallyConsistent)
-            if sleeping.load(ordering: .sequentiallyConsistent) > 0 { wakeSleepers() }
-            runParts()
-            var polls = 0
-            while finished.load(ordering: .acquiring) < workers {
-                polls += 1
-                if polls > 4096 { sched_yield() }
-            }
-            self.body = nil
-        }
-    }
-
-    /// Claims and runs parts of the current call until none is left.
-    @inline(never)
-    private func runParts() {
-        guard let body else { return }
-        while true {
-            let part = nextPart.wrappingAdd(1, ordering: .relaxed).oldValue
-            if part >= parts { return }
-            body(part)
-        }
-    }
-
-    private func workerLoop() {
-        // Generation 0 is the pool's state before its first call.
-        var seen = 0
-        while true {
-            seen = waitForCall(after: seen)
-            if stopping.load(ordering: .acquiring) { return }
-            runParts()
-            finished.wrappingAdd(1, ordering: .releasing)
-        }
-    }
-
-    /// The generation of the next call after `seen`: polled, then slept on.
-    private func waitForCall(after seen: Int) -> Int {
-        let start = DispatchTime.now().uptimeNanoseconds
-        var polls = 0
-        while true {
-            let current = generation.load(ordering: .acquiring)
-            if current != seen { return current }
-            polls += 1
-            if polls & 1023 == 0 && DispatchTime.now().uptimeNanoseconds &- start > Self.spinNanoseconds { break }
-        }
-        pthread_mutex_lock(mutex)
-        sleeping.wrappingAdd(1, ordering: .sequentiallyConsistent)
-        while generation.load(ordering: .sequentiallyConsistent) == seen {
-            pthread_cond_wait(wake, mutex)
-        }
-        sleeping.wrappingSubtract(1, ordering: .sequentiallyConsistent)
-        pthread_mutex_unlock(mutex)
-        return generation.load(ordering: .acquiring)
     }
 }
 

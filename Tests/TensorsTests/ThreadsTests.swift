@@ -151,4 +151,59 @@ final class ThreadsTests: XCTestCase {
         XCTAssertEqual(taken.reduce(0, +), 40)
         XCTAssertGreaterThan(taken[1], 25, "the free thread should take most chunks, took \(taken)")
     }
+
+    /// A step's worth of short parallel loops on many more threads than cores, beside a thread that
+    /// keeps one core busy, takes no more than several times as long as on one thread: the threads
+    /// that cannot get a core must not hold up the calls or take the core from those that can.
+    func testManyMoreThreadsThanCoresBesideABusyThreadCostAtMostSeveralTimesOneThread() {
+        let busy = BusyThread()
+        defer { busy.stop() }
+        let many = max(16, 8 * Threads.cores)
+        var oneThread = Double.infinity, manyThreads = Double.infinity
+        // Rounds alternate, and the fastest of each counts, so that other load on the machine
+        // slows both alike.
+        for _ in 0..<5 {
+            Threads.configure(1)
+            oneThread = min(oneThread, secondsOfShortLoops())
+            Threads.configure(many)
+            manyThreads = min(manyThreads, secondsOfShortLoops())
+        }
+        // Proportional sharing keeps the ratio near 1 (a few on a loaded machine); a pool that waits
+        // for every thread in every call takes hundreds of times as long.
+        XCTAssertLessThan(manyThreads / oneThread, 10,
+                          "\(many) threads took \(manyThreads) s, 1 thread \(oneThread) s on \(Threads.cores) cores")
+    }
+
+    /// Seconds taken by a thousand parallel loops of some microseconds each (checked, so that
+    /// every loop did its work).
+    private func secondsOfShortLoops() -> Double {
+        let n = 4096, loops = 1000
+        let values = UnsafeMutablePointer<Float>.allocate(capacity: n)
+        defer { values.deallocate() }
+        values.initialize(repeating: 0, count: n)
+        let start = Date()
+        for _ in 0..<loops {
+            parallelFor(n, grain: 256) { range in for i in range { values[i] += 1 } }
+        }
+        let seconds = Date().timeIntervalSince(start)
+        XCTAssertTrue(UnsafeBufferPointer(start: values, count: n).allSatisfy { $0 == Float(loops) })
+        return seconds
+    }
+}
+
+/// A thread that keeps a core busy until stopped, like another job on the machine.
+private final class BusyThread: @unchecked Sendable {
+    private let stopping = Atomic<Bool>(false), stopped = DispatchSemaphore(value: 0)
+
+    init() {
+        Thread.detachNewThread { [self] in
+            while !stopping.load(ordering: .relaxed) {}
+            stopped.signal()
+        }
+    }
+
+    func stop() {
+        stopping.store(true, ordering: .relaxed)
+        stopped.wait()
+    }
 }
