@@ -25,8 +25,8 @@ struct Finetune: ParsableCommand {
                                                                               format: dataOptions.format)
             if comm.rank == 0 { for line in messages { writeError(line + "\n") } }
             let config = options.config(data: dataOptions, model: model, modelSource: source, seed: runtime.seed)
-            if options.dryRun { return try printPlan(config, memory: config.memoryEstimate(ranks: comm.size), comm) }
-            let summary = try FineTuner(config: config, communicator: comm, resume: options.resume,
+            if options.start.dryRun { return try printPlan(config, memory: config.memoryEstimate(ranks: comm.size), comm) }
+            let summary = try FineTuner(config: config, communicator: comm, resume: options.start.resume,
                                         settings: runtime.settings, stop: StopSignal()).run()
             if comm.rank == 0 {
                 print(summary.test.report.text(digits: ClassifierResult.digits), terminator: "")

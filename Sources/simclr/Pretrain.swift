@@ -22,8 +22,8 @@ struct Pretrain: ParsableCommand {
                                           options: DatasetOptions(validation: .none), skipLog: SkipLog(printLimit: 0))
             let model = try modelOptions.request.resolve(for: dataset)
             let config = options.config(data: dataOptions, model: model, seed: runtime.seed)
-            if options.dryRun { return try printPlan(config, memory: config.memoryEstimate(ranks: comm.size), comm) }
-            let summary = try Pretrainer(config: config, communicator: comm, resume: options.resume,
+            if options.start.dryRun { return try printPlan(config, memory: config.memoryEstimate(ranks: comm.size), comm) }
+            let summary = try Pretrainer(config: config, communicator: comm, resume: options.start.resume,
                                          settings: runtime.settings, stop: StopSignal()).run()
             if comm.rank == 0, summary.skippedImages > 0 {
                 writeError("simclr: \(summary.skippedImages) unreadable image(s) skipped\n")

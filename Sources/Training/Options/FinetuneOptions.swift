@@ -52,10 +52,7 @@ public struct FinetuneOptions: ParsableArguments {
     public var augment: FineTuneAugment?
     @Option(help: "Run folder.")
     public var out: String
-    @Flag(help: "Continue the run in --out from its last checkpoint.")
-    public var resume = false
-    @Flag(help: "Print the resolved settings and the estimated memory of a step, and stop.")
-    public var dryRun = false
+    @OptionGroup public var start: RunStartOptions
 
     public init() {}
 

@@ -44,10 +44,7 @@ public struct PretrainOptions: ParsableArguments {
     public var knnData: String?
     @Option(help: "Run folder.")
     public var out = "runs/pretrain"
-    @Flag(help: "Continue the run in --out from its last checkpoint.")
-    public var resume = false
-    @Flag(help: "Print the resolved settings and the estimated memory of a step, and stop.")
-    public var dryRun = false
+    @OptionGroup public var start: RunStartOptions
 
     public init() {}
 
