@@ -20,11 +20,27 @@ public struct TrainingCheckpoint {
             "simclr.optimizer_steps": String(optimizer.stepCount), "simclr.config": configJSON,
         ].merging(extraMetadata) { a, _ in a })
         StateDict.export(store, into: &file)
+        export(optimizer, into: &file)
+        try save(file, to: url)
+    }
+
+    /// Adds the optimiser's state (moments, under `optimizer.*`) to a checkpoint file.
+    static func export(_ optimizer: Optimizer, into file: inout SafeTensors) {
         for (name, tensor) in optimizer.state {
             file.set(prefix + name, shape: tensor.shape,
                      floats: UnsafeBufferPointer(start: tensor.data, count: tensor.count))
         }
-        try save(file, to: url)
+    }
+
+    /// Restores the optimiser's state from a checkpoint file read from `url`, and its step count.
+    static func restore(_ optimizer: Optimizer, from file: SafeTensors, url: URL, steps: Int) throws {
+        for (name, tensor) in optimizer.state {
+            guard let info = file.info(prefix + name), info.count == tensor.count else {
+                throw TrainingError.unreadableRunFolder(url.path, "optimizer state \(name) is missing or has another shape (was the optimizer changed?)")
+            }
+            try file.copyFloats(prefix + name, into: UnsafeMutableBufferPointer(start: tensor.data, count: tensor.count))
+        }
+        optimizer.stepCount = steps
     }
 
     /// Writes a checkpoint file atomically; a failure says whether an earlier checkpoint is still there.
@@ -52,13 +68,7 @@ public struct TrainingCheckpoint {
             throw TrainingError.unreadableRunFolder(url.path, "not a checkpoint of this tool (or of an older version)")
         }
         try StateDict.load(file, into: store, include: { _ in true })
-        for (name, tensor) in optimizer.state {
-            guard let info = file.info(prefix + name), info.count == tensor.count else {
-                throw TrainingError.unreadableRunFolder(url.path, "optimizer state \(name) is missing or has another shape (was the optimizer changed?)")
-            }
-            try file.copyFloats(prefix + name, into: UnsafeMutableBufferPointer(start: tensor.data, count: tensor.count))
-        }
-        optimizer.stepCount = optimizerSteps
+        try restore(optimizer, from: file, url: url, steps: optimizerSteps)
         return TrainingCheckpoint(step: step, epoch: epoch, configJSON: config)
     }
 }

@@ -6,7 +6,6 @@ import Optim
 /// (so `evaluate` accepts it as well), the optimiser's state under `optimizer.*`, the run's
 /// `FineTuneProgress` and config, written atomically.
 enum ClassifierCheckpoint {
-    static let optimizerPrefix = "optimizer."
     static let progressKey = "simclr.finetune_progress"
 
     /// Writes the checkpoint (temporary file, fsync, rename); `optimizer` is nil for an L-BFGS fit.
@@ -19,10 +18,7 @@ enum ClassifierCheckpoint {
         meta["simclr.optimizer_steps"] = String(optimizer?.stepCount ?? 0)
         var file = SafeTensors(metadata: meta)
         classifier.export(into: &file)
-        for (name, tensor) in optimizer?.state ?? [] {
-            file.set(optimizerPrefix + name, shape: tensor.shape,
-                     floats: UnsafeBufferPointer(start: tensor.data, count: tensor.count))
-        }
+        if let optimizer { TrainingCheckpoint.export(optimizer, into: &file) }
         try TrainingCheckpoint.save(file, to: url)
     }
 
@@ -40,17 +36,7 @@ enum ClassifierCheckpoint {
             throw TrainingError.unreadableRunFolder(url.path, "not a fine-tuning checkpoint of this tool")
         }
         try classifier.load(file)
-        if let optimizer {
-            for (name, tensor) in optimizer.state {
-                guard let info = file.info(optimizerPrefix + name), info.count == tensor.count else {
-                    throw TrainingError.unreadableRunFolder(
-                        url.path, "optimizer state \(name) is missing or has another shape (was the optimizer changed?)")
-                }
-                try file.copyFloats(optimizerPrefix + name,
-                                    into: UnsafeMutableBufferPointer(start: tensor.data, count: tensor.count))
-            }
-            optimizer.stepCount = steps
-        }
+        if let optimizer { try TrainingCheckpoint.restore(optimizer, from: file, url: url, steps: steps) }
         return (progress, config)
     }
 }

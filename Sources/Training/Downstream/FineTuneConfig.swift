@@ -113,17 +113,25 @@ public struct FineTuneConfig: Codable, Equatable {
     /// The peak memory of one rank's step on `ranks` ranks: a back-propagated batch in full mode, a
     /// forward pass through the frozen encoder in linear mode.
     public func memoryEstimate(ranks: Int) -> MemoryEstimate {
-        let local = min(batchSize / max(ranks, 1), microBatch ?? Int.max)
-        return mode == .full ? .trainingStep(model, images: local) : .inference(model, images: local)
+        estimate(images: imagesAtOnce(ranks: ranks))
     }
 
-    /// Throws, saying what would fit, when a step cannot fit in this machine's memory.
-    func checkMemory(ranks: Int, images available: Int, memory: Double? = MemoryEstimate.availableBytes()) throws {
-        let local = min(batchSize / max(ranks, 1), max(available, 1), microBatch ?? Int.max)
+    /// Throws, saying what would fit, when a step cannot fit in this machine's memory; `images` is the
+    /// training split's size, which no batch exceeds.
+    func checkMemory(ranks: Int, images: Int, memory: Double? = MemoryEstimate.availableBytes()) throws {
+        let local = imagesAtOnce(ranks: ranks, data: max(images, 1))
         try MemoryEstimate.check("a fine-tuning step of \(local) images at \(model.imageSize) px", images: local,
-                                 available: memory, suggestion: "lower --batch-size, or --micro-batch") {
-            mode == .full ? .trainingStep(model, images: $0) : .inference(model, images: $0)
-        }
+                                 available: memory, suggestion: "lower --batch-size, or --micro-batch", estimate: estimate)
+    }
+
+    /// Images one rank passes at once: a micro-batch, or its share of the batch (or of the data).
+    private func imagesAtOnce(ranks: Int, data: Int = Int.max) -> Int {
+        min(batchSize / max(ranks, 1), data, microBatch ?? Int.max)
+    }
+
+    /// A step over `images` images: back-propagated in full mode, a frozen forward pass in linear mode.
+    private func estimate(images: Int) -> MemoryEstimate {
+        mode == .full ? .trainingStep(model, images: images) : .inference(model, images: images)
     }
 
     /// The names of settings that differ from `other` and would change the run's trajectory.

@@ -70,17 +70,22 @@ public struct PretrainConfig: Codable, Equatable {
     /// The peak memory of one rank's step on `ranks` ranks: the views back-propagated at once (a
     /// gradient-cache chunk's, or the whole local batch's).
     public func memoryEstimate(ranks: Int) -> MemoryEstimate {
-        .trainingStep(model, images: 2 * (microBatch ?? batchSize / max(ranks, 1)))
+        .trainingStep(model, images: viewsAtOnce(ranks: ranks))
     }
 
     /// Throws, saying what would fit, when a step cannot fit in this machine's memory.
     func checkMemory(ranks: Int, available: Double? = MemoryEstimate.availableBytes()) throws {
-        let chunk = microBatch ?? batchSize / max(ranks, 1)
-        try MemoryEstimate.check("a pretraining step of \(2 * chunk) views at \(model.imageSize) px", images: 2 * chunk,
+        let views = viewsAtOnce(ranks: ranks)
+        try MemoryEstimate.check("a pretraining step of \(views) views at \(model.imageSize) px", images: views,
                                  available: available,
                                  suggestion: "lower --batch-size, or compute it in chunks with --micro-batch") {
             .trainingStep(model, images: $0)
         }
+    }
+
+    /// Views one rank back-propagates at once: two per image of a chunk, or of its whole share.
+    private func viewsAtOnce(ranks: Int) -> Int {
+        2 * (microBatch ?? batchSize / max(ranks, 1))
     }
 
     /// The names of settings that differ from `other` and would change the run's trajectory.

@@ -107,6 +107,8 @@ public final class Pretrainer {
         var losses: [Float] = []
         var knn: Double?
         var current = startStep
+        let every = config.checkpointEvery
+        let isPeriodic = { (step: Int) in every > 0 && step % every == 0 }
         let checkpoint = { (keepCopy: Bool) in
             try self.context.onRoot {
                 try self.saveCheckpoint(store: store, optimizer: optimizer, step: current,
@@ -133,9 +135,8 @@ public final class Pretrainer {
                     "step": current, "epoch": position.epoch, "loss": Double(out.loss), "lr": Double(lr),
                     "accuracy": Double(out.accuracy), "images_per_second": imagesPerSecond,
                     "communication_seconds": out.communicationSeconds, "step_seconds": seconds])
-                let periodic = config.checkpointEvery > 0 && current % config.checkpointEvery == 0
-                if periodic || current == loop.totalSteps {
-                    try context.whilePaused { try checkpoint(periodic) }
+                if isPeriodic(current) || current == loop.totalSteps {
+                    try context.whilePaused { try checkpoint(isPeriodic(current)) }
                 }
                 return [("loss", String(format: "%.4f", out.loss)), ("lr", String(format: "%.3g", lr)),
                         ("img/s", String(format: "%.1f", imagesPerSecond))]
@@ -155,8 +156,8 @@ public final class Pretrainer {
                     }
                     knn = try context.shared(knn)
                 }
-                let periodic = config.checkpointEvery > 0 && current % config.checkpointEvery == 0
-                if !periodic && current != loop.totalSteps { try checkpoint(false) }
+                // Unless the step itself just wrote one.
+                if !isPeriodic(current) && current != loop.totalSteps { try checkpoint(false) }
             },
             checkpoint: { try checkpoint(false) })
 
